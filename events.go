@@ -1,0 +1,85 @@
+package scsession
+
+import (
+	"context"
+	"log/slog"
+)
+
+// An EventKind says what happened to a session.
+type EventKind int
+
+const (
+	// EventCreated: a new session was saved for the first time.
+	EventCreated EventKind = iota + 1
+	// EventRenewed: RenewToken replaced the session's token; Session names the old one.
+	EventRenewed
+	// EventDestroyed: Destroy ended the session.
+	EventDestroyed
+	// EventMismatch: the stored data no longer fits the session type (or is not
+	// scsession's at all). Fields that still fit were kept; Err says what did not.
+	EventMismatch
+	// EventRejected: a session cookie was malformed or wrongly signed, and the
+	// request got a new session instead.
+	EventRejected
+	// EventLateChange: a change came after the response had started and was
+	// lost; the method returned ErrCommitted.
+	EventLateChange
+)
+
+var eventNames = [...]string{
+	EventCreated:    "created",
+	EventRenewed:    "renewed",
+	EventDestroyed:  "destroyed",
+	EventMismatch:   "mismatch",
+	EventRejected:   "rejected",
+	EventLateChange: "late change",
+}
+
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return "unknown"
+}
+
+// An Event is something that happened to a session during a request.
+type Event struct {
+	Kind EventKind
+	// Session names the session by a short hash of its token, the same in
+	// every event and log line about it; never the token itself. It is empty
+	// when there is no token.
+	Session string
+	// Err says what went wrong, for EventMismatch, EventRejected and
+	// EventLateChange.
+	Err error
+}
+
+// WithEvents calls fn for every Event, on the request's goroutine and with
+// its context. fn may call the Manager's methods; it should be quick.
+func WithEvents(fn func(ctx context.Context, e Event)) Option {
+	return func(c *config) { c.events = fn }
+}
+
+// WithLogger sets the logger for events: warnings for mismatched data,
+// rejected cookies and lost changes, debug lines for the rest. The default
+// is slog.Default(). Store errors go to the SessionManager's ErrorFunc.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+func (m *Manager[T]) emit(ctx context.Context, e Event) {
+	level := slog.LevelDebug
+	if e.Err != nil {
+		level = slog.LevelWarn
+	}
+	if m.cfg.logger.Enabled(ctx, level) {
+		attrs := []slog.Attr{slog.String("session", e.Session)}
+		if e.Err != nil {
+			attrs = append(attrs, slog.String("error", e.Err.Error()))
+		}
+		m.cfg.logger.LogAttrs(ctx, level, "scsession: "+e.Kind.String(), attrs...)
+	}
+	if m.cfg.events != nil {
+		m.cfg.events(ctx, e)
+	}
+}

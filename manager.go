@@ -1,0 +1,521 @@
+// Package scsession gives typed sessions to net/http and chi applications,
+// built on github.com/alexedwards/scs/v2.
+//
+// A Manager[T] stores one value of your own struct type T per session,
+// encoded as JSON: no string keys, no type assertions, no gob.Register.
+// Cookie settings, lifetimes and storage backends are scs's and are set on the
+// *scs.SessionManager as usual; the Manager owns that SessionManager from then
+// on (it installs its own Codec and runs its own LoadAndSave).
+package scsession
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// ErrCommitted is returned by Update (and the other methods that change a
+// session) once the response has started: the session was saved with the
+// headers, so the change could not be. Change the session before writing the
+// response, or before calling w.WriteHeader.
+var ErrCommitted = errors.New("scsession: session already saved with the response headers; change the session before writing the response")
+
+// ErrSkipped is returned by Update for a request that WithSkip or
+// WithSkipHeader excluded from session handling.
+var ErrSkipped = errors.New("scsession: sessions are skipped for this request (WithSkip or WithSkipHeader)")
+
+// A Manager loads, saves and types the sessions of one application. Create it
+// with New and install its LoadAndSave middleware; then Get and Update work on
+// any request below it. A Manager is safe for concurrent use.
+type Manager[T any] struct {
+	sessions *scs.SessionManager
+	cfg      config
+	shape    uint64      // fingerprint of T, to notice data written by another version of it
+	skipped  *session[T] // shared by every skipped request; never changed
+}
+
+type config struct {
+	keys        [][]byte
+	logger      *slog.Logger
+	events      func(context.Context, Event)
+	skip        []func(*http.Request) bool
+	idleRefresh time.Duration
+	refreshSet  bool
+}
+
+// An Option configures a Manager. Options are applied in order by New.
+type Option func(*config)
+
+// WithSkip bypasses session handling for the requests for which skip returns
+// true, such as health checks and static files: no cookie is read or
+// written and the store is not touched. On such a request Get returns the
+// zero T and Update returns ErrSkipped.
+func WithSkip(skip func(r *http.Request) bool) Option {
+	return func(c *config) { c.skip = append(c.skip, skip) }
+}
+
+// WithSkipHeader bypasses session handling, as WithSkip does, for requests that
+// carry the named header with any non-empty value (for example a load
+// balancer's health check sending "X-Skip-Session: 1"). Clients can send it too,
+// and then simply get no session.
+func WithSkipHeader(name string) Option {
+	return WithSkip(func(r *http.Request) bool { return r.Header.Get(name) != "" })
+}
+
+// WithIdleRefresh sets how often, at most, a request that changes nothing
+// rewrites the session to push back its idle expiry when the SessionManager
+// has an IdleTimeout. The default is a tenth of the IdleTimeout, so a session
+// expires between 0.9 and 1 IdleTimeout after its last request while most
+// reads cost no store write. Zero rewrites on every request, as scs does.
+func WithIdleRefresh(every time.Duration) Option {
+	return func(c *config) { c.idleRefresh, c.refreshSet = every, true }
+}
+
+// New returns a Manager that keeps a T per session in sm's store. A nil sm
+// means scs.New(): a memory store, 24-hour lifetime and scs's cookie defaults.
+//
+// The Manager owns sm from now on: New sets sm.Codec to scsession's own
+// codec, and the Manager's LoadAndSave replaces sm.LoadAndSave. Keep using sm
+// to configure Cookie, Lifetime, IdleTimeout, Store, HashTokenInStore and
+// ErrorFunc before serving requests.
+//
+// New panics if T cannot be encoded as JSON, if sm was not made by scs.New,
+// or if a signing key is shorter than 32 bytes: mistakes in the program, not
+// in the input.
+func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
+	if sm == nil {
+		sm = scs.New()
+	}
+	if sm.Store == nil || sm.Cookie.Name == "" || sm.Lifetime <= 0 {
+		panic("scsession: New needs a SessionManager made by scs.New() (with Store, Cookie.Name and Lifetime set); pass nil for the defaults")
+	}
+	var zero T
+	if _, err := json.Marshal(&zero); err != nil {
+		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, err))
+	}
+	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), skipped: &session[T]{skipped: true}}
+	for _, opt := range opts {
+		opt(&m.cfg)
+	}
+	for i, k := range m.cfg.keys {
+		if len(k) < minKeyLen {
+			panic(fmt.Sprintf("scsession: signing key %d is %d bytes; use at least %d random bytes, e.g. made by `openssl rand -base64 32` and base64-decoded", i, len(k), minKeyLen))
+		}
+	}
+	if m.cfg.logger == nil {
+		m.cfg.logger = slog.Default()
+	}
+	sm.Codec = codec{}
+	return m
+}
+
+// session is one request's view of its session. Its data stays encoded, so a
+// request that never calls Get pays nothing to decode it, and every Get
+// decodes a fresh T that no one else holds.
+type session[T any] struct {
+	mu        sync.Mutex
+	token     string // "" until the store knows the session or a token is made
+	loaded    bool
+	loadErr   error
+	found     bool // the data came from the store, not newly made
+	env       envelope
+	dirty     bool
+	destroyed bool    // Destroy ran: expire the cookie unless a new session follows
+	stale     bool    // the cookie was signed with an older key: sign it again
+	committed bool    // saved with the response headers; no more changes
+	failed    bool    // the ErrorFunc answered instead of the handler
+	skipped   bool    // WithSkip excluded this request
+	events    []Event // emitted after the lock is released
+}
+
+// LoadAndSave is the middleware that gives requests their session, as in
+// r.Use(m.LoadAndSave). It reads the session cookie, loads the session from
+// the store the first time a handler asks for it, and saves it (and sets the
+// cookie) just before the response is written if it changed.
+//
+// If the store fails, the response is replaced by the SessionManager's
+// ErrorFunc (by default a 500 and a log line), whatever the handler wrote.
+func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, skip := range m.cfg.skip {
+			if skip(r) {
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), m, m.skipped)))
+				return
+			}
+		}
+		s := &session[T]{}
+		if c, err := r.Cookie(m.sessions.Cookie.Name); err == nil {
+			s.token, s.stale = m.verify(r.Context(), c.Value)
+		}
+		r = r.WithContext(context.WithValue(r.Context(), m, s))
+		sw := &responseWriter[T]{ResponseWriter: w, m: m, r: r, s: s}
+		next.ServeHTTP(sw, r)
+		sw.commit()
+	})
+}
+
+// Get returns the request's session. A new session, or one whose store
+// failed, is the zero T. The value is the caller's: changing it, even a slice
+// element or a map entry, does not change the session; Update does. Get
+// panics if LoadAndSave is not in the middleware chain.
+func (m *Manager[T]) Get(ctx context.Context) T {
+	s := m.from(ctx)
+	var v T
+	if s.skipped {
+		return v
+	}
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	if m.load(ctx, s) != nil {
+		return v
+	}
+	v, err := decodeData[T](s.env.data)
+	if err != nil {
+		m.repair(s, v, err)
+	}
+	return v
+}
+
+// Update changes the request's session: fn gets the current value, and what
+// it leaves there is saved with the response. Later Get and Update calls in
+// the same request see the change. Update returns ErrCommitted once the
+// response has started, ErrSkipped on a skipped request, and the store's
+// error if the session could not be loaded.
+func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
+	s := m.from(ctx)
+	if s.skipped {
+		return ErrSkipped
+	}
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	if err := m.writable(ctx, s); err != nil {
+		return err
+	}
+	v, err := decodeData[T](s.env.data)
+	if err != nil {
+		m.repair(s, v, err)
+	}
+	fn(&v)
+	b, err := encodeData(&v)
+	if err != nil {
+		return err
+	}
+	s.env.data = b
+	s.dirty = true
+	return nil
+}
+
+// RenewToken gives the session a new token while keeping its data, and
+// deletes the old token from the store so that it reads nothing afterwards.
+// Call it when the user logs in or changes privilege, against session
+// fixation. The absolute lifetime starts again, as in scs.
+func (m *Manager[T]) RenewToken(ctx context.Context) error {
+	s := m.from(ctx)
+	if s.skipped {
+		return ErrSkipped
+	}
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	if err := m.writable(ctx, s); err != nil {
+		return err
+	}
+	if s.token != "" {
+		if err := m.delete(ctx, s.token); err != nil {
+			return fmt.Errorf("scsession: renewing token: %w", err)
+		}
+		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
+	}
+	s.token = newToken()
+	s.env.deadline = time.Now().Add(m.sessions.Lifetime)
+	s.dirty = true
+	return nil
+}
+
+// Destroy ends the session (logout): its data is deleted from the store and
+// the response expires the cookie, with the Path, Domain, Secure and SameSite
+// attributes it was set with. Changes made after Destroy in the same request,
+// such as a flash message, go to a new session with a new token.
+func (m *Manager[T]) Destroy(ctx context.Context) error {
+	s := m.from(ctx)
+	if s.skipped {
+		return ErrSkipped
+	}
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	if s.committed {
+		return m.late(s)
+	}
+	if s.token != "" {
+		if err := m.delete(ctx, s.token); err != nil {
+			return fmt.Errorf("scsession: destroying session: %w", err)
+		}
+		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
+	}
+	s.token, s.found, s.dirty, s.stale, s.loadErr = "", false, false, false, nil
+	s.loaded, s.destroyed, s.env = true, true, m.fresh()
+	return nil
+}
+
+// RememberMe makes the session cookie persistent (true) or end with the
+// browser session (false) when the SessionManager's Cookie.Persist is false;
+// it is scs's RememberMe for typed sessions. With Cookie.Persist true, every
+// session cookie is persistent already.
+func (m *Manager[T]) RememberMe(ctx context.Context, remember bool) error {
+	s := m.from(ctx)
+	if s.skipped {
+		return ErrSkipped
+	}
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	if err := m.writable(ctx, s); err != nil {
+		return err
+	}
+	s.env.remember = remember
+	s.dirty = true
+	return nil
+}
+
+func (m *Manager[T]) from(ctx context.Context) *session[T] {
+	s, ok := ctx.Value(m).(*session[T])
+	if !ok {
+		panic("scsession: no session in the request context; add the Manager's middleware before this handler: r.Use(m.LoadAndSave)")
+	}
+	return s
+}
+
+// unlock releases s and then emits what happened while it was held, so that
+// an event hook may call the Manager without deadlocking.
+func (m *Manager[T]) unlock(ctx context.Context, s *session[T]) {
+	events := s.events
+	s.events = nil
+	s.mu.Unlock()
+	for _, e := range events {
+		m.emit(ctx, e)
+	}
+}
+
+// writable reports why s cannot be changed now, if it cannot. s.mu is held.
+func (m *Manager[T]) writable(ctx context.Context, s *session[T]) error {
+	if s.committed {
+		return m.late(s)
+	}
+	return m.load(ctx, s)
+}
+
+func (m *Manager[T]) late(s *session[T]) error {
+	s.events = append(s.events, Event{Kind: EventLateChange, Session: shortHash(s.token), Err: ErrCommitted})
+	return ErrCommitted
+}
+
+func (m *Manager[T]) fresh() envelope {
+	now := time.Now()
+	return envelope{deadline: now.Add(m.sessions.Lifetime), created: now, shape: m.shape}
+}
+
+// load reads the session from the store, once per request. A token the store
+// does not know, or bytes that are not ours, give a fresh session with no
+// token: the client's token is never adopted. s.mu is held.
+func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
+	if s.loaded {
+		return s.loadErr
+	}
+	s.loaded = true
+	if s.token != "" {
+		b, found, err := m.find(ctx, s.token)
+		if err != nil {
+			s.loadErr = fmt.Errorf("scsession: loading session: %w", err)
+			return s.loadErr
+		}
+		if found {
+			env, err := decodeEnvelope(b)
+			switch {
+			case err != nil:
+				s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: err})
+			case time.Now().After(env.deadline):
+				// The store kept it past its lifetime: it is gone all the same.
+			default:
+				s.env, s.found = env, true
+				if env.shape != m.shape {
+					v, err := decodeData[T](env.data)
+					m.repair(s, v, errors.Join(errShape, err))
+				}
+				return nil
+			}
+		}
+		s.token = ""
+	}
+	s.env = m.fresh()
+	return nil
+}
+
+var errShape = errors.New("scsession: the stored session was written by another version of the session type; fields that still fit were kept, the rest are zero")
+
+// repair replaces data that no longer fits T with v, the part of it that
+// still does, and warns once: the repaired data is saved with this response.
+func (m *Manager[T]) repair(s *session[T], v T, cause error) {
+	s.env.data, _ = encodeData(&v) // New checked that T encodes
+	s.env.shape = m.shape
+	s.dirty = true
+	s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
+}
+
+// commit saves the session if it changed, or if its idle expiry is due for a
+// refresh, and sets the cookie. It runs once, before the response's first
+// byte, and reports false if the ErrorFunc answered instead.
+func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T]) bool {
+	ctx := r.Context()
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	s.committed = true
+	if s.token != "" && (m.sessions.IdleTimeout > 0 || s.stale) {
+		m.load(ctx, s) // an idle refresh or a re-signed cookie needs the stored expiry
+	}
+	err := s.loadErr
+	now := time.Now()
+	switch {
+	case err != nil:
+	case s.dirty || m.idleDue(s, now):
+		isNew := s.token == ""
+		if isNew {
+			s.token = newToken()
+		}
+		s.env.touched = now
+		expiry := m.expiry(&s.env)
+		if err = m.store(ctx, s.token, s.env.encode(), expiry); err != nil {
+			err = fmt.Errorf("scsession: saving session: %w", err)
+			break
+		}
+		if isNew {
+			s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
+		}
+		m.writeCookie(w, s.token, expiry, s.env.remember)
+	case s.destroyed:
+		m.writeCookie(w, "", time.Time{}, false)
+	case s.stale && s.found:
+		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
+	}
+	if err != nil {
+		s.failed = true
+		m.errorFunc(w, r, err)
+		return false
+	}
+	if s.loaded {
+		w.Header().Add("Vary", "Cookie")
+	}
+	return true
+}
+
+func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
+	idle := m.sessions.IdleTimeout
+	if idle <= 0 || !s.found {
+		return false
+	}
+	every := idle / 10
+	if m.cfg.refreshSet {
+		every = m.cfg.idleRefresh
+	}
+	return now.Sub(s.env.touched) >= every
+}
+
+// expiry is when the store forgets the session: its absolute deadline, or
+// IdleTimeout after its last save if that comes first.
+func (m *Manager[T]) expiry(e *envelope) time.Time {
+	if idle := m.sessions.IdleTimeout; idle > 0 {
+		if ie := e.touched.Add(idle); ie.Before(e.deadline) {
+			return ie
+		}
+	}
+	return e.deadline
+}
+
+// writeCookie sets the session cookie as scs does; an empty token expires it.
+func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry time.Time, remember bool) {
+	c := m.sessions.Cookie
+	cookie := &http.Cookie{
+		Name:        c.Name,
+		Value:       m.sign(token),
+		Domain:      c.Domain,
+		HttpOnly:    c.HttpOnly,
+		Path:        c.Path,
+		SameSite:    c.SameSite,
+		Secure:      c.Secure,
+		Partitioned: c.Partitioned,
+	}
+	switch {
+	case token == "":
+		cookie.Expires = time.Unix(1, 0)
+		cookie.MaxAge = -1
+	case c.Persist || remember:
+		cookie.Expires = time.Unix(expiry.Unix()+1, 0) // rounded up to the second
+		cookie.MaxAge = int(time.Until(expiry).Seconds() + 1)
+	}
+	w.Header().Add("Set-Cookie", cookie.String())
+	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
+}
+
+func (m *Manager[T]) errorFunc(w http.ResponseWriter, r *http.Request, err error) {
+	if m.sessions.ErrorFunc != nil {
+		m.sessions.ErrorFunc(w, r, err)
+		return
+	}
+	m.cfg.logger.ErrorContext(r.Context(), err.Error())
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// responseWriter saves the session before the first byte of the response,
+// while headers can still carry the cookie.
+type responseWriter[T any] struct {
+	http.ResponseWriter
+	m    *Manager[T]
+	r    *http.Request
+	s    *session[T]
+	done bool // commit has run
+	ok   bool // and the handler's response goes through
+}
+
+func (w *responseWriter[T]) commit() bool {
+	if !w.done {
+		w.done = true
+		w.ok = w.m.commit(w.ResponseWriter, w.r, w.s)
+	}
+	return w.ok
+}
+
+func (w *responseWriter[T]) WriteHeader(code int) {
+	if w.commit() {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+// Write passes b on, unless the ErrorFunc has answered this request instead:
+// then b is dropped.
+func (w *responseWriter[T]) Write(b []byte) (int, error) {
+	if !w.commit() {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *responseWriter[T]) Flush() {
+	if w.commit() {
+		http.NewResponseController(w.ResponseWriter).Flush()
+	}
+}
+
+func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *responseWriter[T]) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
+}

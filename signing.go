@@ -1,0 +1,107 @@
+package scsession
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+)
+
+const (
+	tokenBytes = 32                      // random bytes in a token, as scs makes them
+	tokenLen   = (tokenBytes*8 + 5) / 6  // 43 characters of unpadded base64url
+	sigLen     = (sha256.Size*8 + 5) / 6 // an HMAC-SHA256, likewise
+	minKeyLen  = 32                      // bytes in a signing key
+	b64url     = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+// WithSigningKeys signs session cookies: the cookie carries the token and an
+// HMAC-SHA256 of it made with keys[0], and a cookie is accepted if any of the
+// keys made its signature. To rotate, put the new key first and keep the old
+// ones after it until the cookies they signed have expired; a cookie signed
+// with an old key is signed again with the new one on its next request.
+//
+// Each key must be at least 32 random bytes (New panics otherwise), kept
+// secret and the same on every instance of the application. A cookie whose
+// signature or shape is wrong never reaches the store: the request gets a
+// new, empty session and an EventRejected.
+func WithSigningKeys(keys ...[]byte) Option {
+	return func(c *config) { c.keys = keys }
+}
+
+var (
+	errMalformed = errors.New("scsession: session cookie is not shaped like a session token")
+	errSignature = errors.New("scsession: session cookie signature does not match any signing key")
+)
+
+// verify returns the token a cookie value carries, or "" when it carries
+// none, and whether it was signed with an old key. Without signing keys the
+// value must still look like a token, so that junk never reaches the store.
+func (m *Manager[T]) verify(ctx context.Context, value string) (token string, stale bool) {
+	if len(m.cfg.keys) == 0 {
+		if isToken(value) {
+			return value, false
+		}
+		m.emit(ctx, Event{Kind: EventRejected, Err: errMalformed})
+		return "", false
+	}
+	token, sig, ok := strings.Cut(value, ".")
+	var got [sha256.Size]byte
+	if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); !ok || !isToken(token) || len(sig) != sigLen || err != nil || n != len(got) {
+		m.emit(ctx, Event{Kind: EventRejected, Err: errMalformed})
+		return "", false
+	}
+	for i, key := range m.cfg.keys {
+		if hmac.Equal(got[:], mac(key, token)) {
+			return token, i > 0
+		}
+	}
+	m.emit(ctx, Event{Kind: EventRejected, Session: shortHash(token), Err: errSignature})
+	return "", false
+}
+
+// sign returns the cookie value for token: the token itself, or with signing
+// keys the token, a dot and its signature.
+func (m *Manager[T]) sign(token string) string {
+	if len(m.cfg.keys) == 0 || token == "" {
+		return token
+	}
+	return token + "." + base64.RawURLEncoding.EncodeToString(mac(m.cfg.keys[0], token))
+}
+
+func mac(key []byte, token string) []byte {
+	h := hmac.New(sha256.New, key)
+	h.Write([]byte(token))
+	return h.Sum(nil)
+}
+
+func isToken(s string) bool {
+	if len(s) != tokenLen {
+		return false
+	}
+	for i := range len(s) {
+		if strings.IndexByte(b64url, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func newToken() string {
+	b := make([]byte, tokenBytes)
+	rand.Read(b) // never fails: crypto/rand aborts the program rather than return an error
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// shortHash names a session in logs and events without revealing its token.
+func shortHash(token string) string {
+	if token == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:6])
+}

@@ -1,0 +1,239 @@
+package scsession
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// What the store holds for one session: a fixed binary header that the
+// middleware reads without touching T, the pending flash messages, then T as
+// JSON. JSON because encoding/json decodes as much as still fits when T has
+// changed shape, and needs no gob.Register.
+//
+//	magic    4 bytes  "scs\x01"
+//	deadline 8 bytes  absolute expiry, Unix nanoseconds
+//	created  8 bytes  Unix nanoseconds
+//	touched  8 bytes  last write to the store, Unix nanoseconds
+//	shape    8 bytes  fingerprint of T's type when the data was written
+//	flags    1 byte   bit 0: RememberMe
+//	flashes  uvarint count, then per flash uvarint-prefixed kind and message
+//	data     the rest: T as JSON (empty for the zero T)
+const (
+	magic        = "scs\x01"
+	headerSize   = len(magic) + 8*4 + 1
+	flagRemember = 1 << 0
+)
+
+// errNotOurs reports bytes in the store that scsession did not write.
+var errNotOurs = errors.New("scsession: stored bytes are not a scsession envelope")
+
+type envelope struct {
+	deadline time.Time
+	created  time.Time
+	touched  time.Time
+	shape    uint64
+	remember bool
+	flashes  []Flash
+	data     []byte // T as JSON; may alias the store's memory, so never written to
+}
+
+func (e *envelope) encode() []byte {
+	n := headerSize + binary.MaxVarintLen64 + len(e.data)
+	for _, f := range e.flashes {
+		n += 2*binary.MaxVarintLen64 + len(f.Kind) + len(f.Message)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, magic...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.deadline.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.created.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.touched.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, e.shape)
+	var flags byte
+	if e.remember {
+		flags |= flagRemember
+	}
+	b = append(b, flags)
+	b = binary.AppendUvarint(b, uint64(len(e.flashes)))
+	for _, f := range e.flashes {
+		b = appendString(b, f.Kind)
+		b = appendString(b, f.Message)
+	}
+	return append(b, e.data...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeEnvelope reads the header and flashes of b. It does not decode T:
+// e.data is the JSON, sharing b's memory.
+func decodeEnvelope(b []byte) (envelope, error) {
+	var e envelope
+	if len(b) < headerSize || string(b[:len(magic)]) != magic {
+		return e, errNotOurs
+	}
+	p := b[len(magic):]
+	e.deadline = unixNano(p[0:8])
+	e.created = unixNano(p[8:16])
+	e.touched = unixNano(p[16:24])
+	e.shape = binary.BigEndian.Uint64(p[24:32])
+	e.remember = p[32]&flagRemember != 0
+	p = p[33:]
+
+	count, n := binary.Uvarint(p)
+	if n <= 0 || count > uint64(len(p)) { // each flash takes at least two bytes
+		return envelope{}, errNotOurs
+	}
+	p = p[n:]
+	if count > 0 {
+		e.flashes = make([]Flash, count)
+		for i := range e.flashes {
+			var ok bool
+			if e.flashes[i].Kind, p, ok = readString(p); !ok {
+				return envelope{}, errNotOurs
+			}
+			if e.flashes[i].Message, p, ok = readString(p); !ok {
+				return envelope{}, errNotOurs
+			}
+		}
+	}
+	e.data = p
+	return e, nil
+}
+
+func unixNano(b []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)))
+}
+
+func readString(p []byte) (string, []byte, bool) {
+	l, n := binary.Uvarint(p)
+	if n <= 0 || l > uint64(len(p)-n) {
+		return "", nil, false
+	}
+	p = p[n:]
+	return string(p[:l]), p[l:], true
+}
+
+// decodeData turns stored JSON into a T that shares no memory with anything
+// else, so the caller may change it freely. Empty data is the zero T. On
+// error the returned T holds every field that still fits.
+func decodeData[T any](data []byte) (T, error) {
+	var v T
+	if len(data) == 0 {
+		return v, nil
+	}
+	err := json.Unmarshal(data, &v)
+	return v, err
+}
+
+func encodeData[T any](v *T) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("scsession: cannot encode %T as JSON: %w", *v, err)
+	}
+	return b, nil
+}
+
+// shapeOf fingerprints T's structure (field names, JSON tags and types, all
+// the way down), so that data written by another version of T is noticed
+// even when encoding/json would decode it without complaint.
+func shapeOf[T any]() uint64 {
+	var sb strings.Builder
+	describe(&sb, reflect.TypeFor[T](), map[reflect.Type]bool{})
+	h := fnv.New64a()
+	h.Write([]byte(sb.String()))
+	return h.Sum64()
+}
+
+func describe(sb *strings.Builder, t reflect.Type, seen map[reflect.Type]bool) {
+	if seen[t] {
+		sb.WriteString(t.String()) // a recursive type: its name is enough
+		return
+	}
+	if t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) {
+		sb.WriteString(t.String()) // time.Time and the like: their JSON form is their own
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		seen[t] = true
+		sb.WriteString("struct{")
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() && !f.Anonymous {
+				continue
+			}
+			fmt.Fprintf(sb, "%s %q ", f.Name, f.Tag.Get("json"))
+			describe(sb, f.Type, seen)
+			sb.WriteString(";")
+		}
+		sb.WriteString("}")
+		delete(seen, t)
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		fmt.Fprintf(sb, "%s%d ", t.Kind(), arrayLen(t))
+		describe(sb, t.Elem(), seen)
+	case reflect.Map:
+		sb.WriteString("map[")
+		describe(sb, t.Key(), seen)
+		sb.WriteString("]")
+		describe(sb, t.Elem(), seen)
+	default:
+		sb.WriteString(t.Kind().String())
+	}
+}
+
+var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+
+func arrayLen(t reflect.Type) int {
+	if t.Kind() == reflect.Array {
+		return t.Len()
+	}
+	return 0
+}
+
+// codec is the scs.Codec that New installs on the SessionManager, so that
+// scs's own methods (Iterate, Load, Deadline...) read and write the same
+// envelope as the Manager. T stays JSON in values["scsession.data"].
+type codec struct{}
+
+const (
+	keyData     = "scsession.data"
+	keyFlashes  = "scsession.flashes"
+	keyCreated  = "scsession.created"
+	keyTouched  = "scsession.touched"
+	keyShape    = "scsession.shape"
+	keyRemember = "__rememberMe" // scs's own key, so sm.RememberMe means the same
+)
+
+func (codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
+	e := envelope{deadline: deadline}
+	e.data, _ = values[keyData].([]byte)
+	e.flashes, _ = values[keyFlashes].([]Flash)
+	e.created, _ = values[keyCreated].(time.Time)
+	e.touched, _ = values[keyTouched].(time.Time)
+	e.shape, _ = values[keyShape].(uint64)
+	e.remember, _ = values[keyRemember].(bool)
+	return e.encode(), nil
+}
+
+func (codec) Decode(b []byte) (time.Time, map[string]any, error) {
+	e, err := decodeEnvelope(b)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	return e.deadline, map[string]any{
+		keyData:     e.data,
+		keyFlashes:  e.flashes,
+		keyCreated:  e.created,
+		keyTouched:  e.touched,
+		keyShape:    e.shape,
+		keyRemember: e.remember,
+	}, nil
+}
