@@ -1,0 +1,96 @@
+package scsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestEventsAndLogsNeverShowTheToken(t *testing.T) {
+	sm, _ := newSM()
+	var logs logBuffer
+	var events eventLog
+	m := New[user](sm, WithLogger(logs.logger()), events.option(), WithSigningKeys(newKey))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+	first := c.cookie(url)
+	c.post(url + "/login?id=1&name=ann")
+	second := c.cookie(url)
+	c.post(url + "/late")
+	c.post(url + "/logout")
+	firstToken, _, _ := strings.Cut(first, ".")
+	_, secondSig, _ := strings.Cut(second, ".")
+	bad := newClient(t)
+	bad.setCookie(url, firstToken+"."+secondSig)
+	bad.get(url + "/get")
+
+	for _, kind := range []EventKind{EventCreated, EventRenewed, EventDestroyed, EventLateChange, EventRejected} {
+		if events.count(kind) == 0 {
+			t.Errorf("no %s event; events:\n%s", kind, events.String())
+		}
+	}
+	for _, cookie := range []string{first, second} {
+		token, _, _ := strings.Cut(cookie, ".")
+		if strings.Contains(logs.String(), token) || strings.Contains(events.String(), token) {
+			t.Fatalf("a raw token appears in the logs or events:\n%s\n%s", logs.String(), events.String())
+		}
+		if !strings.Contains(logs.String(), shortHash(token)) {
+			t.Errorf("the logs never name session %s; log:\n%s", shortHash(token), logs.String())
+		}
+	}
+}
+
+func TestEventHookMayCallTheManager(t *testing.T) {
+	var m *Manager[user]
+	var names []string
+	m = New[user](nil, WithEvents(func(ctx context.Context, e Event) {
+		if e.Kind == EventRenewed {
+			names = append(names, m.Get(ctx).Name)
+		}
+	}))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/login?id=1&name=ann")
+	c.post(url + "/login?id=1&name=bob")
+	if fmt.Sprint(names) != "[ann]" {
+		t.Fatalf("the hook saw %v, want [ann]", names)
+	}
+}
+
+func TestSkippedRequestsPayNothing(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm,
+		WithSkipHeader("X-Skip-Session"),
+		WithSkip(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/static/") }),
+	)
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := m.Update(r.Context(), func(u *user) { u.Name = "ann" })
+		fmt.Fprint(w, m.Get(r.Context()).Name, " ", errors.Is(err, ErrSkipped), " ", m.Flashes(r.Context()))
+	}))
+	c := newClient(t)
+	c.get(url + "/")
+	st.counts()
+	tests := []struct {
+		path   string
+		header []string
+	}{
+		{"/health", []string{"X-Skip-Session", "1"}},
+		{"/static/app.css", nil},
+	}
+	for _, tt := range tests {
+		r := c.get(url+tt.path, tt.header...)
+		if r.body != " true []" || r.header.Get("Set-Cookie") != "" {
+			t.Errorf("GET %s: %q, Set-Cookie %q; want a zero session, ErrSkipped and no cookie", tt.path, r.body, r.header.Get("Set-Cookie"))
+		}
+		if finds, commits, _ := st.counts(); finds+commits != 0 {
+			t.Errorf("GET %s touched the store: %d finds, %d commits", tt.path, finds, commits)
+		}
+	}
+	if got := c.get(url + "/").body; got != "ann false []" {
+		t.Fatalf("a normal request: %q", got)
+	}
+}

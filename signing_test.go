@@ -1,0 +1,121 @@
+package scsession
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+var (
+	oldKey = bytes.Repeat([]byte("o"), 32)
+	newKey = bytes.Repeat([]byte("n"), 32)
+)
+
+// signedApps serves userApp on one store with three key sets: the old key
+// alone, the rotation (new key first, old after), and the new key alone.
+func signedApps(t *testing.T) (old, rotating, current string, st *countingStore) {
+	st = newCountingStore()
+	for i, keys := range [][][]byte{{oldKey}, {newKey, oldKey}, {newKey}} {
+		sm, _ := newSM()
+		sm.Store = st
+		m := New[user](sm, WithSigningKeys(keys...))
+		url := serve(t, m, userApp(m))
+		switch i {
+		case 0:
+			old = url
+		case 1:
+			rotating = url
+		case 2:
+			current = url
+		}
+	}
+	return old, rotating, current, st
+}
+
+func TestSignedCookieRotation(t *testing.T) {
+	old, rotating, current, _ := signedApps(t)
+	c := newClient(t)
+	c.post(old + "/add?item=tea")
+	signedOld := c.cookie(old)
+	token, sig, ok := strings.Cut(signedOld, ".")
+	if !ok || !isToken(token) || len(sig) != sigLen {
+		t.Fatalf("signed cookie %q is not token.signature", signedOld)
+	}
+
+	if got := c.get(current + "/get").body; strings.Contains(got, "tea") {
+		t.Fatal("a server without the old key accepted its cookie")
+	}
+	r := c.get(rotating + "/get")
+	if !strings.Contains(r.body, "tea") {
+		t.Fatalf("the rotating server rejected a cookie signed with the old key: %q", r.body)
+	}
+	resigned := c.cookie(rotating)
+	if resigned == signedOld || !strings.HasPrefix(resigned, token+".") {
+		t.Fatalf("cookie after rotation %q, want the same token signed with the new key", resigned)
+	}
+	if got := c.get(current + "/get").body; !strings.Contains(got, "tea") {
+		t.Fatalf("the re-signed cookie does not verify with the new key alone: %q", got)
+	}
+}
+
+func TestBadCookiesNeverReachTheStore(t *testing.T) {
+	_, _, current, st := signedApps(t)
+	c := newClient(t)
+	c.post(current + "/add?item=tea")
+	good := c.cookie(current)
+	token, sig, _ := strings.Cut(good, ".")
+	other := newToken()
+	flipped := []byte(sig)
+	flipped[3] ^= 1
+
+	tests := []struct {
+		name, value string
+	}{
+		{"tampered signature", token + "." + string(flipped)},
+		{"unsigned token", token},
+		{"signature of another token", other + "." + sig},
+		{"signed with an unknown key", token + "." + strings.TrimPrefix(signWith(t, oldKey, token), token+".")},
+		{"path traversal", "../../etc/passwd"},
+		{"empty signature", token + "."},
+		{"long junk", strings.Repeat("A", 4096)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := newClient(t)
+			bad.setCookie(current, tt.value)
+			st.counts()
+			r := bad.get(current + "/get")
+			if r.status != http.StatusOK || r.body != "id=0 name= cart=[] prefs=map[]" {
+				t.Fatalf("got %d %q, want a fresh session", r.status, r.body)
+			}
+			if finds, _, _ := st.counts(); finds != 0 {
+				t.Fatalf("the cookie reached the store (%d finds)", finds)
+			}
+		})
+	}
+	if got := c.get(current + "/get").body; !strings.Contains(got, "tea") {
+		t.Fatalf("the good cookie stopped working: %q", got)
+	}
+}
+
+func TestUnsignedCookiesMustLookLikeTokens(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+	for _, value := range []string{"x", "../../etc/passwd", strings.Repeat("é", 43), newToken() + "x"} {
+		c := newClient(t)
+		c.setCookie(url, value)
+		st.counts()
+		if r := c.get(url + "/get"); r.status != http.StatusOK {
+			t.Fatalf("cookie %q: status %d", value, r.status)
+		}
+		if finds, _, _ := st.counts(); finds != 0 {
+			t.Fatalf("cookie %q reached the store", value)
+		}
+	}
+}
+
+func signWith(t *testing.T, key []byte, token string) string {
+	return New[user](nil, WithSigningKeys(key)).sign(token)
+}

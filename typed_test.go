@@ -1,0 +1,546 @@
+package scsession
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// userApp is a small app on a user session, the way handlers use the Manager.
+func userApp(m *Manager[user]) http.Handler {
+	mux := http.NewServeMux()
+	show := func(w http.ResponseWriter, u user) {
+		fmt.Fprintf(w, "id=%d name=%s cart=%v prefs=%v", u.UserID, u.Name, u.Cart, u.Prefs)
+	}
+	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
+		show(w, m.Get(r.Context()))
+	})
+	mux.HandleFunc("GET /nothing", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "static")
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		id, _ := strconv.Atoi(r.FormValue("id"))
+		if err := m.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		m.Update(r.Context(), func(u *user) { u.UserID, u.Name = id, r.FormValue("name") })
+		show(w, m.Get(r.Context()))
+	})
+	mux.HandleFunc("POST /add", func(w http.ResponseWriter, r *http.Request) {
+		err := m.Update(r.Context(), func(u *user) {
+			u.Cart = append(u.Cart, r.FormValue("item"))
+			if u.Prefs == nil {
+				u.Prefs = map[string]string{}
+			}
+			u.Prefs["last"] = r.FormValue("item")
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		show(w, m.Get(r.Context()))
+	})
+	mux.HandleFunc("GET /mutate", func(w http.ResponseWriter, r *http.Request) {
+		u := m.Get(r.Context())
+		u.Name = "changed"
+		if len(u.Cart) > 0 {
+			u.Cart[0] = "changed"
+		}
+		if u.Prefs != nil {
+			u.Prefs["last"] = "changed"
+		}
+		show(w, m.Get(r.Context()))
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Destroy(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "bye")
+	})
+	mux.HandleFunc("POST /late", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "written; ")
+		err := m.Update(r.Context(), func(u *user) { u.Name = "late" })
+		fmt.Fprint(w, errors.Is(err, ErrCommitted))
+	})
+	return mux
+}
+
+func TestUpdateIsSavedAndSeenOnLaterRequests(t *testing.T) {
+	m := New[user](nil)
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+
+	c.post(url + "/login?id=7&name=ann")
+	c.post(url + "/add?item=tea")
+	got := c.post(url + "/add?item=jam")
+	want := "id=7 name=ann cart=[tea jam] prefs=map[last:jam]"
+	if got.body != want {
+		t.Fatalf("after two adds: %q, want %q", got.body, want)
+	}
+	if got := c.get(url + "/get").body; got != want {
+		t.Fatalf("next request reads %q, want %q", got, want)
+	}
+}
+
+func TestGetReturnsTheCallersCopy(t *testing.T) {
+	sm, _ := newSM()
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/login?id=1&name=bo")
+	c.post(url + "/add?item=tea")
+
+	want := "id=1 name=bo cart=[tea] prefs=map[last:tea]"
+	if got := c.get(url + "/mutate").body; got != want {
+		t.Fatalf("Get after changing a Get result in the same request: %q, want %q", got, want)
+	}
+	if got := c.get(url + "/get").body; got != want {
+		t.Fatalf("next request: %q, want %q", got, want)
+	}
+}
+
+func TestGetAndUpdateInOneRequestSeeEachOther(t *testing.T) {
+	m := New[user](nil)
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		m.Update(ctx, func(u *user) { u.Cart = append(u.Cart, "a") })
+		first := m.Get(ctx)
+		m.Update(ctx, func(u *user) { u.Cart = append(u.Cart, "b") })
+		fmt.Fprint(w, first.Cart, m.Get(ctx).Cart)
+	}))
+	if got := newClient(t).get(url).body; got != "[a] [a b]" {
+		t.Fatalf("got %q, want [a] [a b]", got)
+	}
+}
+
+func TestStoreTraffic(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+
+	anon := newClient(t)
+	if r := anon.get(url + "/get"); r.header.Get("Set-Cookie") != "" {
+		t.Errorf("a visitor who only reads got a cookie: %q", r.header.Get("Set-Cookie"))
+	}
+	if finds, commits, _ := st.counts(); finds != 0 || commits != 0 {
+		t.Errorf("a visitor without a cookie who only reads: %d finds, %d commits; want 0, 0", finds, commits)
+	}
+
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+	st.counts()
+	tests := []struct {
+		path           string
+		finds, commits int
+	}{
+		{"/get", 1, 0},
+		{"/nothing", 0, 0},
+		{"/mutate", 1, 0},
+	}
+	for _, tt := range tests {
+		r := c.get(url + tt.path)
+		finds, commits, _ := st.counts()
+		if finds != tt.finds || commits != tt.commits {
+			t.Errorf("GET %s: %d finds, %d commits; want %d, %d", tt.path, finds, commits, tt.finds, tt.commits)
+		}
+		if sc := r.header.Get("Set-Cookie"); sc != "" {
+			t.Errorf("GET %s rewrote the cookie: %q", tt.path, sc)
+		}
+	}
+	c.post(url + "/add?item=jam")
+	if finds, commits, _ := st.counts(); finds != 1 || commits != 1 {
+		t.Errorf("a write: %d finds, %d commits; want 1, 1", finds, commits)
+	}
+}
+
+func TestUpdateAfterResponseStartedReturnsErrCommitted(t *testing.T) {
+	sm, _ := newSM()
+	var logs logBuffer
+	m := New[user](sm, WithLogger(logs.logger()))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/login?id=1&name=ann")
+
+	if got := c.post(url + "/late").body; got != "written; true" {
+		t.Fatalf("late Update: %q, want it to report ErrCommitted", got)
+	}
+	if got := c.get(url + "/get").body; !strings.Contains(got, "name=ann") {
+		t.Fatalf("the late change was saved after all: %q", got)
+	}
+	if !strings.Contains(logs.String(), "late change") || !strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("the lost change was not logged as a warning; log:\n%s", logs.String())
+	}
+}
+
+func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
+	sm, _ := newSM()
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+	old := c.cookie(url)
+
+	c.post(url + "/login?id=3&name=cy")
+	if c.cookie(url) == old {
+		t.Fatal("login kept the old token")
+	}
+	if got := c.get(url + "/get").body; got != "id=3 name=cy cart=[tea] prefs=map[last:tea]" {
+		t.Fatalf("after renewal: %q", got)
+	}
+
+	attacker := newClient(t)
+	attacker.setCookie(url, old)
+	if got := attacker.get(url + "/get").body; got != "id=0 name= cart=[] prefs=map[]" {
+		t.Fatalf("the old token still reads %q", got)
+	}
+}
+
+func TestDestroyDeletesDataAndExpiresCookieWithItsAttributes(t *testing.T) {
+	sm, st := newSM()
+	sm.Cookie.Path = "/"
+	sm.Cookie.Secure = false
+	sm.Cookie.SameSite = http.SameSiteStrictMode
+	sm.Cookie.Partitioned = false
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/login?id=1&name=ann")
+	token := c.cookie(url)
+
+	r := c.post(url + "/logout")
+	sc := r.header.Get("Set-Cookie")
+	for _, want := range []string{"session=;", "Path=/", "Max-Age=0", "HttpOnly", "SameSite=Strict"} {
+		if !strings.Contains(sc, want) {
+			t.Errorf("logout cookie %q lacks %q", sc, want)
+		}
+	}
+	if _, found, _ := st.Store.Find(token); found {
+		t.Error("the session is still in the store after Destroy")
+	}
+	if c.cookie(url) != "" {
+		t.Error("the client still holds a session cookie after logout")
+	}
+	if got := c.get(url + "/get").body; got != "id=0 name= cart=[] prefs=map[]" {
+		t.Fatalf("after logout: %q", got)
+	}
+}
+
+func TestDestroyThenChangeStartsANewSession(t *testing.T) {
+	m := New[user](nil)
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			m.Destroy(r.Context())
+			m.Flash(r.Context(), "info", "logged out")
+			return
+		}
+		m.Update(r.Context(), func(u *user) { u.Name = "ann" })
+		fmt.Fprint(w, m.Get(r.Context()).Name, m.Flashes(r.Context()))
+	}))
+	c := newClient(t)
+	c.get(url)
+	old := c.cookie(url)
+	c.post(url)
+	if c.cookie(url) == "" || c.cookie(url) == old {
+		t.Fatalf("after Destroy and Flash the client holds %q, want a new token", c.cookie(url))
+	}
+	if got := c.get(url).body; got != "ann[{info logged out}]" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestStoreErrorsAnswerWithErrorFunc(t *testing.T) {
+	sm, st := newSM()
+	var gotErr error
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		gotErr = err
+		http.Error(w, "sessions are down", http.StatusServiceUnavailable)
+	}
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+
+	st.fail = errors.New("disk on fire")
+	for _, path := range []string{"/get", "/add?item=jam"} {
+		method := http.MethodGet
+		if strings.HasPrefix(path, "/add") {
+			method = http.MethodPost
+		}
+		r := c.do(method, url+path)
+		if r.status != http.StatusServiceUnavailable || r.body != "sessions are down\n" {
+			t.Errorf("%s %s with a failing store: %d %q, want the ErrorFunc's answer alone", method, path, r.status, r.body)
+		}
+		if gotErr == nil || !strings.Contains(gotErr.Error(), "disk on fire") {
+			t.Errorf("ErrorFunc got %v", gotErr)
+		}
+	}
+	st.fail = nil
+	if got := c.get(url + "/get").body; !strings.Contains(got, "cart=[tea]") {
+		t.Fatalf("after the store recovered: %q", got)
+	}
+}
+
+func TestRememberMe(t *testing.T) {
+	sm, _ := newSM()
+	sm.Cookie.Persist = false
+	m := New[user](sm)
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.Name = "ann" })
+		if r.URL.Query().Has("remember") {
+			m.RememberMe(r.Context(), true)
+		}
+	}))
+	c := newClient(t)
+	if sc := c.get(url).header.Get("Set-Cookie"); strings.Contains(sc, "Max-Age") {
+		t.Errorf("a browser-session cookie has an expiry: %q", sc)
+	}
+	if sc := c.get(url + "?remember").header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age=86400") {
+		t.Errorf("RememberMe(true) cookie %q, want Max-Age=86400", sc)
+	}
+	if sc := c.get(url).header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age") {
+		t.Errorf("RememberMe was forgotten on the next request: %q", sc)
+	}
+}
+
+func TestLifetimeAndIdleTimeoutExpireSessions(t *testing.T) {
+	tests := []struct {
+		name           string
+		lifetime, idle time.Duration
+		wait           time.Duration
+		keepAlive      bool // read every wait/4 meanwhile
+		survives       bool
+	}{
+		{"absolute lifetime", 300 * time.Millisecond, 0, 400 * time.Millisecond, true, false},
+		{"idle timeout", time.Hour, 300 * time.Millisecond, 500 * time.Millisecond, false, false},
+		{"activity keeps an idle session", time.Hour, 400 * time.Millisecond, 800 * time.Millisecond, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm, _ := newSM()
+			sm.Lifetime, sm.IdleTimeout = tt.lifetime, tt.idle
+			m := New[user](sm)
+			url := serve(t, m, userApp(m))
+			c := newClient(t)
+			c.post(url + "/add?item=tea")
+			for end := time.Now().Add(tt.wait); time.Now().Before(end); {
+				time.Sleep(tt.wait / 4)
+				if tt.keepAlive {
+					c.get(url + "/nothing")
+				}
+			}
+			got := c.get(url + "/get").body
+			if alive := strings.Contains(got, "tea"); alive != tt.survives {
+				t.Fatalf("after %v: %q; want survives=%v", tt.wait, got, tt.survives)
+			}
+		})
+	}
+}
+
+func TestIdleRefreshIsThrottled(t *testing.T) {
+	sm, st := newSM()
+	sm.IdleTimeout = time.Hour
+	m := New[user](sm, WithIdleRefresh(200*time.Millisecond))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+	st.counts()
+
+	for range 20 {
+		c.get(url + "/get")
+	}
+	if _, commits, _ := st.counts(); commits != 0 {
+		t.Fatalf("20 reads right after a write made %d store writes, want 0", commits)
+	}
+	time.Sleep(250 * time.Millisecond)
+	r := c.get(url + "/nothing")
+	if _, commits, _ := st.counts(); commits != 1 {
+		t.Fatalf("a request after the refresh interval made %d store writes, want 1", commits)
+	}
+	if !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=3600") {
+		t.Fatalf("the refresh did not push back the cookie's expiry: %q", r.header.Get("Set-Cookie"))
+	}
+}
+
+func TestHashTokenInStoreKeepsTokensOutOfTheStore(t *testing.T) {
+	sm, st := newSM()
+	sm.HashTokenInStore = true
+	m := New[user](sm)
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+	if got := c.get(url + "/get").body; !strings.Contains(got, "tea") {
+		t.Fatalf("with hashed tokens: %q", got)
+	}
+	token := c.cookie(url)
+	for _, k := range st.keys {
+		if k == token {
+			t.Fatal("the raw token was used as a store key")
+		}
+	}
+}
+
+func TestMissingMiddlewarePanicsWithTheFix(t *testing.T) {
+	m := New[user](nil)
+	defer func() {
+		if msg := fmt.Sprint(recover()); !strings.Contains(msg, "r.Use(m.LoadAndSave)") {
+			t.Fatalf("panic %q does not name the fix", msg)
+		}
+	}()
+	m.Get(t.Context())
+}
+
+func TestNewPanicsOnProgrammerErrors(t *testing.T) {
+	type unstorable struct{ C chan int }
+	tests := []struct {
+		name string
+		new  func()
+		want string
+	}{
+		{"type without JSON", func() { New[unstorable](nil) }, "cannot be stored as JSON"},
+		{"zero SessionManager", func() { New[user](&scs.SessionManager{}) }, "scs.New()"},
+		{"short key", func() { New[user](nil, WithSigningKeys([]byte("short"))) }, "at least 32 random bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer func() {
+				if msg := fmt.Sprint(recover()); !strings.Contains(msg, tt.want) {
+					t.Fatalf("panic %q, want it to say %q", msg, tt.want)
+				}
+			}()
+			tt.new()
+		})
+	}
+}
+
+// Versions of a session type across deploys.
+type (
+	profileV1 struct {
+		ID   int
+		Name string
+		Age  int
+		Tags []string
+	}
+	profileRemoved struct { // Age removed
+		ID   int
+		Name string
+		Tags []string
+	}
+	profileAdded struct { // Email added
+		ID    int
+		Name  string
+		Age   int
+		Tags  []string
+		Email string
+	}
+	profileChanged struct { // Age changed from int to string
+		ID   int
+		Name string
+		Age  string
+		Tags []string
+	}
+)
+
+// afterDeploy saves a profileV1 with one app, then reads the same session
+// three times with an app on T (the next deploy) sharing the store. It
+// returns what the reads showed and how many mismatch warnings came.
+func afterDeploy[T any](t *testing.T) (bodies []string, warnings int) {
+	t.Helper()
+	st := newCountingStore()
+	smOld, smNew := scs.New(), scs.New()
+	smOld.Store, smNew.Store = st, st
+	old := New[profileV1](smOld)
+	oldURL := serve(t, old, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		old.Update(r.Context(), func(p *profileV1) { *p = profileV1{ID: 1, Name: "ann", Age: 30, Tags: []string{"a"}} })
+	}))
+	var events eventLog
+	next := New[T](smNew, events.option())
+	newURL := serve(t, next, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%+v", next.Get(r.Context()))
+	}))
+	c := newClient(t)
+	c.get(oldURL)
+	for range 3 {
+		r := c.get(newURL)
+		if r.status != http.StatusOK {
+			t.Fatalf("reading old data: status %d", r.status)
+		}
+		bodies = append(bodies, r.body)
+	}
+	return bodies, events.count(EventMismatch)
+}
+
+func TestDataThatNoLongerFitsKeepsWhatStillFits(t *testing.T) {
+	tests := []struct {
+		name     string
+		read     func(*testing.T) ([]string, int)
+		want     string
+		warnings int
+	}{
+		{"same type", afterDeploy[profileV1], "{ID:1 Name:ann Age:30 Tags:[a]}", 0},
+		{"field removed", afterDeploy[profileRemoved], "{ID:1 Name:ann Tags:[a]}", 1},
+		{"field added", afterDeploy[profileAdded], "{ID:1 Name:ann Age:30 Tags:[a] Email:}", 1},
+		{"field changed type", afterDeploy[profileChanged], "{ID:1 Name:ann Age: Tags:[a]}", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bodies, warnings := tt.read(t)
+			for i, got := range bodies {
+				if got != tt.want {
+					t.Errorf("read %d: %s, want %s", i+1, got, tt.want)
+				}
+			}
+			if warnings != tt.warnings {
+				t.Errorf("%d mismatch warnings over 3 reads, want %d", warnings, tt.warnings)
+			}
+		})
+	}
+}
+
+func TestBytesThatAreNotOursGiveAFreshSession(t *testing.T) {
+	gob, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), map[string]any{"userID": 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := (&envelope{deadline: time.Now().Add(time.Hour)}).encode()[:headerSize:headerSize]
+	tests := []struct {
+		name  string
+		bytes []byte
+	}{
+		{"garbage", []byte("garbage")},
+		{"empty", nil},
+		{"scs gob data", gob},
+		{"our magic, cut short", []byte(magic + "\x00\x01")},
+		{"our header, lying flash count", append(header, 0xff, 0x01)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sm, st := newSM()
+			var events eventLog
+			m := New[user](sm, events.option())
+			url := serve(t, m, userApp(m))
+			token := newToken()
+			st.Store.Commit(token, tt.bytes, time.Now().Add(time.Hour))
+			c := newClient(t)
+			c.setCookie(url, token)
+
+			if r := c.get(url + "/get"); r.status != http.StatusOK || r.body != "id=0 name= cart=[] prefs=map[]" {
+				t.Fatalf("got %d %q, want a fresh session", r.status, r.body)
+			}
+			if events.count(EventMismatch) != 1 {
+				t.Errorf("events:\n%s\nwant one mismatch", events.String())
+			}
+			c.post(url + "/add?item=tea")
+			if c.cookie(url) == token {
+				t.Fatal("the session kept the token of bytes that were not ours")
+			}
+		})
+	}
+}
