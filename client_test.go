@@ -190,6 +190,9 @@ func (b *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// discard is a logger for tests that make warnings on purpose.
+var discard = slog.New(slog.DiscardHandler)
+
 // eventLog records events, for asserting on them.
 type eventLog struct {
 	mu     sync.Mutex

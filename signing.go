@@ -49,9 +49,14 @@ func (m *Manager[T]) verify(ctx context.Context, value string) (token string, st
 		m.emit(ctx, Event{Kind: EventRejected, Err: errMalformed})
 		return "", false
 	}
-	token, sig, ok := strings.Cut(value, ".")
 	var got [sha256.Size]byte
-	if n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig)); !ok || !isToken(token) || len(sig) != sigLen || err != nil || n != len(got) {
+	token, sig, ok := strings.Cut(value, ".")
+	ok = ok && isToken(token) && len(sig) == sigLen // before decoding: got has room for sigLen characters only
+	if ok {
+		n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig))
+		ok = err == nil && n == len(got)
+	}
+	if !ok {
 		m.emit(ctx, Event{Kind: EventRejected, Err: errMalformed})
 		return "", false
 	}
