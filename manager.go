@@ -131,6 +131,7 @@ type session[T any] struct {
 	dirty     bool
 	destroyed bool    // Destroy ran: expire the cookie unless a new session follows
 	stale     bool    // the cookie was signed with an older key: sign it again
+	old       string  // the token RenewToken replaced: deleted once the new one is saved
 	committed bool    // saved with the response headers; no more changes
 	failed    bool    // the ErrorFunc answered instead of the handler
 	skipped   bool    // WithSkip excluded this request
@@ -229,8 +230,8 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 		return err
 	}
 	if s.token != "" {
-		if err := m.delete(ctx, s.token); err != nil {
-			return fmt.Errorf("scsession: renewing token: %w", err)
+		if s.old == "" {
+			s.old = s.token // deleted by commit once the new token is saved
 		}
 		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
 	}
@@ -260,7 +261,12 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 		}
 		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
 	}
-	s.token, s.found, s.dirty, s.stale, s.loadErr = "", false, false, false, nil
+	if s.old != "" { // renewed earlier in this request: the old token goes too
+		if err := m.delete(ctx, s.old); err != nil {
+			return fmt.Errorf("scsession: destroying session: %w", err)
+		}
+	}
+	s.token, s.old, s.found, s.dirty, s.stale, s.loadErr = "", "", false, false, false, nil
 	s.loaded, s.destroyed, s.env = true, true, m.fresh()
 	return nil
 }
@@ -376,10 +382,14 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	s.mu.Lock()
 	defer m.unlock(ctx, s)
 	s.committed = true
-	if s.token != "" && (m.sessions.IdleTimeout > 0 || s.stale) {
-		m.load(ctx, s) // an idle refresh or a re-signed cookie needs the stored expiry
-	}
 	err := s.loadErr
+	if s.token != "" && !s.loaded && (m.sessions.IdleTimeout > 0 || s.stale) {
+		// An idle refresh or a re-signed cookie needs the stored expiry; both
+		// can wait for a later request if the store fails now.
+		if lerr := m.load(ctx, s); lerr != nil {
+			m.cfg.logger.WarnContext(ctx, "scsession: skipped idle refresh", slog.String("error", lerr.Error()))
+		}
+	}
 	now := time.Now()
 	switch {
 	case err != nil:
@@ -396,6 +406,12 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		}
 		if isNew {
 			s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
+		}
+		if s.old != "" {
+			if err = m.delete(ctx, s.old); err != nil {
+				err = fmt.Errorf("scsession: renewing token: %w", err)
+				break
+			}
 		}
 		m.writeCookie(w, s.token, expiry, s.env.remember)
 	case s.destroyed:

@@ -27,6 +27,16 @@ type redisServer struct {
 // except in CI (CI=true), where .ci/run installs it and its absence fails.
 func startRedis(tb testing.TB, args ...string) *redisServer {
 	tb.Helper()
+	s := newRedis(tb, args...)
+	s.Start()
+	return s
+}
+
+// newRedis reserves a free port and a data directory for a redis-server but
+// does not start it, for tests of an application that comes up before its
+// Redis; Start starts it. It is stopped when the test ends.
+func newRedis(tb testing.TB, args ...string) *redisServer {
+	tb.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		if os.Getenv("CI") == "true" {
 			tb.Fatal("redis-server is not installed; .ci/run installs it with apt-get install -y redis-server")
@@ -34,7 +44,6 @@ func startRedis(tb testing.TB, args ...string) *redisServer {
 		tb.Skip("redis-server is not installed; to run the Redis tests: apt-get install -y redis-server")
 	}
 	s := &redisServer{tb: tb, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb))), dir: tb.TempDir(), args: args}
-	s.Start()
 	tb.Cleanup(s.Stop)
 	return s
 }

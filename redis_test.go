@@ -1,0 +1,842 @@
+package scsession
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/redisstore"
+	"github.com/alexedwards/scs/v2"
+	"github.com/gomodule/redigo/redis"
+)
+
+// These tests run the Manager on a real redis-server, through
+// alexedwards/scs/redisstore and a redigo pool, the way issue #4 asks: several
+// instances on one Redis, keys that expire with their sessions, Redis faults,
+// and the number of round trips a request costs.
+
+// redisTimeout is the read timeout of newPool's connections: how long a
+// request waits on a Redis that does not answer.
+const redisTimeout = 500 * time.Millisecond
+
+// redisSession is what the app below keeps per session.
+type redisSession struct {
+	User   string
+	Visits int
+}
+
+// redisApp is one instance of a small web app whose sessions live in Redis.
+type redisApp struct {
+	URL    string
+	m      *Manager[redisSession]
+	mu     sync.Mutex
+	errs   []error // what the ErrorFunc was given
+	events []Event
+}
+
+// newRedisApp serves the app on its own SessionManager and pool. configure,
+// if not nil, sets lifetimes and cookie options before New.
+func newRedisApp(t *testing.T, pool *redis.Pool, configure func(*scs.SessionManager), opts ...Option) *redisApp {
+	t.Helper()
+	app := &redisApp{}
+	sm := scs.New()
+	sm.Store = redisstore.New(pool)
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		app.mu.Lock()
+		app.errs = append(app.errs, err)
+		app.mu.Unlock()
+		http.Error(w, "session store unavailable", http.StatusInternalServerError)
+	}
+	if configure != nil {
+		configure(sm)
+	}
+	opts = append([]Option{
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithEvents(func(_ context.Context, e Event) {
+			app.mu.Lock()
+			app.events = append(app.events, e)
+			app.mu.Unlock()
+		}),
+	}, opts...)
+	app.m = New[redisSession](sm, opts...)
+	srv := httptest.NewServer(app.m.LoadAndSave(app.routes()))
+	t.Cleanup(srv.Close)
+	app.URL = srv.URL
+	return app
+}
+
+func (app *redisApp) routes() http.Handler {
+	m := app.m
+	mux := http.NewServeMux()
+	show := func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r.Context())
+		fmt.Fprintf(w, "user=%s visits=%d", s.User, s.Visits)
+	}
+	// A failed load is answered by the ErrorFunc when the handler returns;
+	// a failed delete (RenewToken, Destroy) is the handler's to answer.
+	fail := func(w http.ResponseWriter, err error) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+	mux.HandleFunc("GET /whoami", show)
+	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "static")
+	})
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.RenewToken(r.Context()); err != nil {
+			fail(w, err)
+			return
+		}
+		if m.Update(r.Context(), func(s *redisSession) { s.User = r.FormValue("user") }) == nil {
+			show(w, r)
+		}
+	})
+	mux.HandleFunc("POST /visit", func(w http.ResponseWriter, r *http.Request) {
+		if m.Update(r.Context(), func(s *redisSession) { s.Visits++ }) == nil {
+			show(w, r)
+		}
+	})
+	mux.HandleFunc("POST /renew", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.RenewToken(r.Context()); err != nil {
+			fail(w, err)
+			return
+		}
+		show(w, r)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.Destroy(r.Context()); err != nil {
+			fail(w, err)
+			return
+		}
+		fmt.Fprint(w, "bye")
+	})
+	mux.HandleFunc("POST /remember", func(w http.ResponseWriter, r *http.Request) {
+		m.RememberMe(r.Context(), r.FormValue("on") == "true")
+	})
+	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) {
+		m.Flash(r.Context(), "info", r.FormValue("msg"))
+	})
+	mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
+		var msgs []string
+		for _, f := range m.Flashes(r.Context()) {
+			msgs = append(msgs, f.Message)
+		}
+		fmt.Fprint(w, strings.Join(msgs, ","))
+	})
+	return mux
+}
+
+// lastErr returns the last error the ErrorFunc was given, or nil.
+func (app *redisApp) lastErr() error {
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	if len(app.errs) == 0 {
+		return nil
+	}
+	return app.errs[len(app.errs)-1]
+}
+
+func (app *redisApp) eventCount(kind EventKind) int {
+	app.mu.Lock()
+	defer app.mu.Unlock()
+	n := 0
+	for _, e := range app.events {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// browser is a client with one cookie jar. Cookies ignore ports, so one
+// browser visiting two test servers on 127.0.0.1 sends both the same cookie,
+// as a browser does behind a load balancer.
+type browser struct {
+	t   *testing.T
+	jar *cookiejar.Jar
+	hc  *http.Client
+}
+
+type reply struct {
+	status int
+	body   string
+	header http.Header
+	took   time.Duration
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client timeout is far above anything Redis should cost: a request
+	// that hangs fails the test instead of the test run.
+	return &browser{t: t, jar: jar, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+}
+
+func (b *browser) get(url string) reply  { b.t.Helper(); return b.send(http.MethodGet, url, nil) }
+func (b *browser) post(url string) reply { b.t.Helper(); return b.send(http.MethodPost, url, nil) }
+
+// replay sends a request with the given session cookie value instead of the
+// jar's, as an attacker holding an old cookie would.
+func (b *browser) replay(method, url, cookie string) reply {
+	b.t.Helper()
+	return b.send(method, url, &http.Cookie{Name: "session", Value: cookie})
+}
+
+func (b *browser) send(method, rawURL string, cookie *http.Cookie) reply {
+	b.t.Helper()
+	req, err := http.NewRequest(method, rawURL, nil)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	hc := b.hc
+	if cookie != nil {
+		req.AddCookie(cookie)
+		hc = &http.Client{Timeout: b.hc.Timeout}
+	}
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, rawURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return reply{status: resp.StatusCode, body: string(body), header: resp.Header, took: time.Since(start)}
+}
+
+// cookie returns the browser's session cookie value for rawURL, or "".
+func (b *browser) cookie(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, c := range b.jar.Cookies(u) {
+		if c.Name == "session" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// redisKey is where redisstore keeps the session a cookie value names: the
+// token, without the signature WithSigningKeys adds, under "scs:session:".
+func redisKey(cookie string) string {
+	token, _, _ := strings.Cut(cookie, ".")
+	return "scs:session:" + token
+}
+
+// expect fails the test unless r has the status and body.
+func expect(t *testing.T, what string, r reply, status int, body string) {
+	t.Helper()
+	if r.status != status || r.body != body {
+		t.Fatalf("%s: got %d %q, want %d %q", what, r.status, r.body, status, body)
+	}
+}
+
+// expect500 fails the test unless the ErrorFunc answered r.
+func expect500(t *testing.T, what string, r reply) {
+	t.Helper()
+	if r.status != http.StatusInternalServerError || !strings.Contains(r.body, "session store unavailable") {
+		t.Fatalf("%s: got %d %q, want the ErrorFunc's 500", what, r.status, r.body)
+	}
+}
+
+// Several instances on one Redis.
+
+// twoInstances starts one Redis and two instances of the app on it, each with
+// its own SessionManager and pool, once without and once with signing keys
+// (the same on both), and runs test on them with one browser.
+func twoInstances(t *testing.T, test func(t *testing.T, a, b *redisApp, c *browser)) {
+	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("an older key, still accepted....")}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+	}{
+		{"unsigned", nil},
+		{"signed", []Option{WithSigningKeys(keys...)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startRedis(t)
+			a := newRedisApp(t, srv.Pool(), nil, tc.opts...)
+			b := newRedisApp(t, srv.Pool(), nil, tc.opts...)
+			test(t, a, b, newBrowser(t))
+		})
+	}
+}
+
+func TestRedisLoginOnOneInstanceIsSeenOnOther(t *testing.T) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+		expect(t, "login on A", c.post(a.URL+"/login?user=alice"), 200, "user=alice visits=0")
+		expect(t, "read on B", c.get(b.URL+"/whoami"), 200, "user=alice visits=0")
+		expect(t, "write on B", c.post(b.URL+"/visit"), 200, "user=alice visits=1")
+		expect(t, "read on A", c.get(a.URL+"/whoami"), 200, "user=alice visits=1")
+	})
+}
+
+func TestRedisRenewTokenOnOneInstanceKillsOldTokenOnOther(t *testing.T) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+		expect(t, "login on A", c.post(a.URL+"/login?user=alice"), 200, "user=alice visits=0")
+		old := c.cookie(a.URL)
+		expect(t, "renew on B", c.post(b.URL+"/renew"), 200, "user=alice visits=0")
+		if now := c.cookie(a.URL); now == old || now == "" {
+			t.Fatalf("renew kept the cookie %q", old)
+		}
+		expect(t, "new cookie on A", c.get(a.URL+"/whoami"), 200, "user=alice visits=0")
+		r := c.replay(http.MethodGet, a.URL+"/whoami", old)
+		expect(t, "old cookie replayed on A", r, 200, "user= visits=0")
+		if r.header.Get("Set-Cookie") != "" {
+			t.Errorf("reading with the old cookie set a cookie: %q", r.header.Get("Set-Cookie"))
+		}
+		// A write with the old token starts a session of its own: the old
+		// token is never adopted.
+		r = c.replay(http.MethodPost, a.URL+"/visit", old)
+		expect(t, "old cookie writing on A", r, 200, "user= visits=1")
+		if strings.Contains(r.header.Get("Set-Cookie"), old) {
+			t.Errorf("writing with the old cookie revived its token: %q", r.header.Get("Set-Cookie"))
+		}
+	})
+}
+
+func TestRedisDestroyOnOneInstanceLogsOutOnBoth(t *testing.T) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+		expect(t, "login on B", c.post(b.URL+"/login?user=alice"), 200, "user=alice visits=0")
+		old := c.cookie(a.URL)
+		expect(t, "logout on A", c.post(a.URL+"/logout"), 200, "bye")
+		if got := c.cookie(a.URL); got != "" {
+			t.Errorf("the cookie %q survived logout", got)
+		}
+		for _, app := range []*redisApp{a, b} {
+			expect(t, "old cookie replayed", c.replay(http.MethodGet, app.URL+"/whoami", old), 200, "user= visits=0")
+		}
+	})
+}
+
+func TestRedisFlashSetOnOneInstanceIsShownOnceOnOther(t *testing.T) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+		expect(t, "flash on A", c.post(a.URL+"/flash?msg=saved"), 200, "")
+		expect(t, "flash on A", c.post(a.URL+"/flash?msg=sent"), 200, "")
+		expect(t, "flashes on B", c.get(b.URL+"/flashes"), 200, "saved,sent")
+		expect(t, "flashes on B again", c.get(b.URL+"/flashes"), 200, "")
+		expect(t, "flashes on A", c.get(a.URL+"/flashes"), 200, "")
+	})
+}
+
+// Expiry.
+
+// pttl returns the milliseconds key has left in Redis: -2 if it is gone, -1
+// if it never expires.
+func pttl(t *testing.T, srv *redisServer, key string) int64 {
+	t.Helper()
+	ms, err := redis.Int64(srv.Do("PTTL", key), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func sessionCookie(t *testing.T, h http.Header) *http.Cookie {
+	t.Helper()
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		if c.Name == "session" {
+			return c
+		}
+	}
+	t.Fatal("no session cookie in the response")
+	return nil
+}
+
+func TestRedisKeyTTLFollowsTheSession(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		lifetime time.Duration
+		idle     time.Duration
+		persist  bool
+		remember string // "" for no RememberMe call
+		wantTTL  time.Duration
+	}{
+		{name: "Lifetime", lifetime: 2 * time.Second, persist: true, wantTTL: 2 * time.Second},
+		{name: "IdleTimeout before Lifetime", lifetime: time.Hour, idle: time.Second, persist: true, wantTTL: time.Second},
+		{name: "Lifetime before IdleTimeout", lifetime: 2 * time.Second, idle: time.Hour, persist: true, wantTTL: 2 * time.Second},
+		{name: "browser-session cookie", lifetime: time.Hour, persist: false, remember: "false", wantTTL: time.Hour},
+		{name: "RememberMe", lifetime: time.Hour, persist: false, remember: "true", wantTTL: time.Hour},
+		{name: "RememberMe and IdleTimeout", lifetime: time.Hour, idle: time.Second, persist: false, remember: "true", wantTTL: time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startRedis(t)
+			app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) {
+				sm.Lifetime, sm.IdleTimeout, sm.Cookie.Persist = tc.lifetime, tc.idle, tc.persist
+			})
+			c := newBrowser(t)
+			r := c.post(app.URL + "/login?user=alice")
+			if tc.remember != "" {
+				r = c.post(app.URL + "/remember?on=" + tc.remember)
+			}
+			if r.status != 200 {
+				t.Fatalf("setup: got %d %q", r.status, r.body)
+			}
+
+			// The key expires when the session does, give or take the time the
+			// requests took.
+			got := time.Duration(pttl(t, srv, redisKey(c.cookie(app.URL)))) * time.Millisecond
+			if got > tc.wantTTL || got < tc.wantTTL-500*time.Millisecond {
+				t.Errorf("PTTL = %v, want %v (less at most 500ms)", got, tc.wantTTL)
+			}
+			// The cookie outlives the browser session exactly when it should,
+			// and then by the key's TTL, rounded up to the second.
+			ck := sessionCookie(t, r.header)
+			if persistent := tc.persist || tc.remember == "true"; !persistent {
+				if ck.MaxAge != 0 || !ck.Expires.IsZero() {
+					t.Errorf("cookie has Max-Age %d, Expires %v; want a browser-session cookie", ck.MaxAge, ck.Expires)
+				}
+			} else if maxAge := time.Duration(ck.MaxAge) * time.Second; maxAge < got || maxAge > got+2*time.Second {
+				t.Errorf("cookie Max-Age = %v, want the key's TTL %v rounded up", maxAge, got)
+			}
+		})
+	}
+}
+
+func TestRedisExpiredSessionReadsAsNew(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name           string
+		lifetime, idle time.Duration
+	}{
+		{"Lifetime", time.Second, 0},
+		{"IdleTimeout", time.Hour, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startRedis(t)
+			app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) {
+				sm.Lifetime, sm.IdleTimeout = tc.lifetime, tc.idle
+			})
+			c := newBrowser(t)
+			expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+			cookie := c.cookie(app.URL)
+			time.Sleep(time.Second + 200*time.Millisecond)
+			if ms := pttl(t, srv, redisKey(cookie)); ms != -2 {
+				t.Fatalf("PTTL = %dms after expiry, want -2 (gone)", ms)
+			}
+			// The cookie itself may outlive the session by up to a second
+			// (Max-Age is rounded up): send it regardless.
+			expect(t, "read after expiry", c.replay(http.MethodGet, app.URL+"/whoami", cookie), 200, "user= visits=0")
+		})
+	}
+}
+
+func TestRedisReadsPushBackIdleExpiry(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) { sm.IdleTimeout = time.Second })
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+	key := redisKey(c.cookie(app.URL))
+	time.Sleep(400 * time.Millisecond)
+	before := pttl(t, srv, key)
+	expect(t, "read", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+	after := pttl(t, srv, key)
+	if after < 900 || after <= before {
+		t.Errorf("PTTL went from %dms to %dms over a read; want the read to push it back to about 1000ms", before, after)
+	}
+	time.Sleep(700 * time.Millisecond) // 1.1s after login, 0.7s after the read
+	expect(t, "read after the login's idle timeout", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+}
+
+// Faults.
+
+func TestRedisStalledServerFailsRequestsFast(t *testing.T) {
+	srv := startRedis(t)
+	app := newRedisApp(t, srv.Pool(), nil)
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+
+	srv.Pause() // if the test fails while paused, srv.Stop resumes it to stop it
+	for _, tc := range []struct {
+		name, method, path string
+		fresh              bool // a browser without a session
+		wantStatus         int
+	}{
+		{"read", http.MethodGet, "/whoami", false, 500},
+		{"write", http.MethodPost, "/visit", false, 500},
+		{"first write of a new session", http.MethodPost, "/visit", true, 500},
+		{"no session use", http.MethodGet, "/static", false, 200},
+	} {
+		b := c
+		if tc.fresh {
+			b = newBrowser(t)
+		}
+		r := b.send(tc.method, app.URL+tc.path, nil)
+		t.Logf("stalled Redis, %s: %d after %v", tc.name, r.status, r.took.Round(time.Millisecond))
+		if r.status != tc.wantStatus {
+			t.Errorf("%s: got %d %q, want %d", tc.name, r.status, r.body, tc.wantStatus)
+		}
+		if r.took > 3*redisTimeout {
+			t.Errorf("%s took %v on a stalled Redis; want about the pool's read timeout, %v", tc.name, r.took, redisTimeout)
+		}
+	}
+	if err := app.lastErr(); err == nil || !strings.Contains(err.Error(), "timeout") {
+		t.Errorf("ErrorFunc got %v, want a timeout", err)
+	}
+
+	srv.Resume()
+	// Redis runs what it had been sent before the client gave up: the
+	// abandoned new session's MULTI/EXEC may be saved all the same, and
+	// expires unused (its cookie was never set).
+	keys, _ := redis.Strings(srv.Do("KEYS", "scs:session:*"), nil)
+	t.Logf("after resume, %d session key(s) in Redis for 1 live session", len(keys))
+	expect(t, "read after resume", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+	expect(t, "write after resume", c.post(app.URL+"/visit"), 200, "user=alice visits=1")
+}
+
+func TestRedisRestartKeepsSessions(t *testing.T) {
+	srv := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
+	pool := srv.Pool()
+	app := newRedisApp(t, pool, nil)
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+	expect(t, "visit", c.post(app.URL+"/visit"), 200, "user=alice visits=1")
+
+	// A restart: every connection in the pool is dead, and redigo finds out
+	// only by using one; the request that does fails, and the pool then dials
+	// afresh.
+	idle := pool.Stats().IdleCount
+	srv.Stop()
+	srv.Start()
+	var r reply
+	failed := 0
+	for range idle + 1 {
+		if r = c.get(app.URL + "/whoami"); r.status == 200 {
+			break
+		}
+		expect500(t, "read after restart", r)
+		failed++
+	}
+	t.Logf("after a restart, %d request(s) failed before the pool reconnected (%d idle connection(s) before it)", failed, idle)
+	expect(t, "read after restart", r, 200, "user=alice visits=1")
+
+	// Stopped a while: requests fail at once (connection refused), then work.
+	srv.Stop()
+	r = c.get(app.URL + "/whoami")
+	t.Logf("Redis stopped: %d after %v", r.status, r.took.Round(time.Millisecond))
+	expect500(t, "read while stopped", r)
+	srv.Start()
+	expect(t, "read after second restart", c.get(app.URL+"/whoami"), 200, "user=alice visits=1")
+	expect(t, "write after restart", c.post(app.URL+"/visit"), 200, "user=alice visits=2")
+}
+
+func TestRedisFullMemoryFailsWritesAndKeepsData(t *testing.T) {
+	srv := startRedis(t, "--maxmemory-policy", "noeviction")
+	app := newRedisApp(t, srv.Pool(), nil)
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+
+	// Allow a little more than Redis uses now, then fill it up.
+	info, _ := redis.String(srv.Do("INFO", "memory"), nil)
+	var used int64
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			fmt.Sscan(v, &used)
+		}
+	}
+	if used == 0 {
+		t.Fatalf("no used_memory in INFO memory:\n%s", info)
+	}
+	srv.Do("CONFIG", "SET", "maxmemory", used+256<<10)
+	conn, err := redis.Dial("tcp", srv.Addr, redis.DialReadTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Fill it with ever smaller values, so that once done not even a
+	// session's hundred bytes fit (Redis refuses a write only while it is
+	// over the limit, and a big value refused leaves room for small ones).
+	var keys []any
+	for _, size := range []int{32 << 10, 1 << 10, 32} {
+		value := strings.Repeat("x", size)
+		for range 1000 { // far more than 256KB's worth of each size
+			key := fmt.Sprintf("junk:%d", len(keys))
+			if _, err = conn.Do("SET", key, value); err != nil {
+				break
+			}
+			keys = append(keys, key)
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "OOM") {
+			t.Fatalf("filling Redis with %d-byte values: got %v, want an OOM error", size, err)
+		}
+	}
+
+	expect500(t, "write with Redis full", c.post(app.URL+"/visit"))
+	if err := app.lastErr(); err == nil || !strings.Contains(err.Error(), "OOM") {
+		t.Errorf("ErrorFunc got %v, want Redis's OOM error", err)
+	} else {
+		t.Logf("ErrorFunc got: %v", err)
+	}
+	expect(t, "read with Redis full", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+
+	srv.Do("DEL", keys...)
+	expect(t, "read once memory is freed", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+	expect(t, "write once memory is freed", c.post(app.URL+"/visit"), 200, "user=alice visits=1")
+}
+
+func TestRedisGarbageUnderSessionKeyGivesFreshSession(t *testing.T) {
+	srv := startRedis(t)
+	app := newRedisApp(t, srv.Pool(), nil)
+	for _, tc := range []struct {
+		name  string
+		value []byte
+	}{
+		{"not scsession's bytes", []byte("garbage")},
+		{"truncated envelope", []byte(magic + "\x00\x01")},
+		{"flash count past the end", append(append([]byte(magic), make([]byte, 33)...), 0xff, 0x7f)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newBrowser(t)
+			expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+			old := c.cookie(app.URL)
+			srv.Do("SET", redisKey(old), tc.value)
+			mismatches := app.eventCount(EventMismatch)
+
+			expect(t, "read", c.get(app.URL+"/whoami"), 200, "user= visits=0")
+			if app.eventCount(EventMismatch) != mismatches+1 {
+				t.Errorf("got no EventMismatch for the garbage")
+			}
+			expect(t, "write", c.post(app.URL+"/visit"), 200, "user= visits=1")
+			if now := c.cookie(app.URL); now == old {
+				t.Errorf("the write kept the token that named garbage")
+			}
+			expect(t, "read", c.get(app.URL+"/whoami"), 200, "user= visits=1")
+		})
+	}
+}
+
+func TestRedisDownAtStartupFailsUntilItComesUp(t *testing.T) {
+	srv := newRedis(t) // not started
+	app := newRedisApp(t, srv.Pool(), nil)
+	c := newBrowser(t)
+
+	expect(t, "no session use", c.get(app.URL+"/static"), 200, "static")
+	expect(t, "read without a cookie", c.get(app.URL+"/whoami"), 200, "user= visits=0")
+	r := c.post(app.URL + "/login?user=alice")
+	t.Logf("Redis down: %d after %v", r.status, r.took.Round(time.Millisecond))
+	expect500(t, "login", r)
+	if r.took > 3*redisTimeout {
+		t.Errorf("login took %v with Redis down; want under %v", r.took, 3*redisTimeout)
+	}
+	expect500(t, "read with a cookie", c.replay(http.MethodGet, app.URL+"/whoami", newToken()))
+	if err := app.lastErr(); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("ErrorFunc got %v, want connection refused", err)
+	}
+
+	srv.Start()
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+	expect(t, "read", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+}
+
+// Round trips.
+
+// tripCounter counts round trips to Redis, and the commands each carried.
+//
+// redigo buffers what Send writes. Do writes the buffer and its own command
+// in one go and then reads every reply: one round trip however many commands
+// it carries, so redisstore's Commit (Send MULTI, SET, PEXPIREAT, then Do
+// EXEC) is one. Flush writes the buffer and Receive reads the replies later:
+// one round trip per Flush, none per Receive. The pool calls Do("") when a
+// connection is returned; with nothing buffered it writes nothing and is no
+// round trip.
+type tripCounter struct {
+	mu    sync.Mutex
+	trips []string // per round trip, its commands: "GET", "MULTI SET PEXPIREAT EXEC"
+}
+
+type countingConn struct {
+	redis.Conn
+	tc      *tripCounter
+	pending []string // sent, not yet written
+}
+
+// countingPool is newPool(addr), counting round trips into tc.
+func countingPool(t *testing.T, addr string, tc *tripCounter) *redis.Pool {
+	pool := newPool(addr)
+	dial := pool.Dial
+	pool.Dial = func() (redis.Conn, error) {
+		c, err := dial()
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: c, tc: tc}, nil
+	}
+	t.Cleanup(func() { pool.Close() })
+	return pool
+}
+
+func (c *countingConn) Send(cmd string, args ...any) error {
+	c.pending = append(c.pending, cmd)
+	return c.Conn.Send(cmd, args...)
+}
+
+func (c *countingConn) Do(cmd string, args ...any) (any, error) {
+	if cmd != "" {
+		c.pending = append(c.pending, cmd)
+	}
+	c.trip()
+	return c.Conn.Do(cmd, args...)
+}
+
+func (c *countingConn) Flush() error {
+	c.trip()
+	return c.Conn.Flush()
+}
+
+func (c *countingConn) trip() {
+	if len(c.pending) == 0 {
+		return
+	}
+	c.tc.mu.Lock()
+	c.tc.trips = append(c.tc.trips, strings.Join(c.pending, " "))
+	c.tc.mu.Unlock()
+	c.pending = c.pending[:0]
+}
+
+// take returns the round trips since the last take.
+func (tc *tripCounter) take() []string {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	trips := tc.trips
+	tc.trips = nil
+	return trips
+}
+
+func TestRedisRoundTripsPerRequest(t *testing.T) {
+	srv := startRedis(t)
+	const (
+		get    = "GET"
+		commit = "MULTI SET PEXPIREAT EXEC"
+		del    = "DEL"
+	)
+	for _, tc := range []struct {
+		name         string
+		idle         time.Duration
+		method, path string
+		session      bool // the browser has a session already
+		want         []string
+	}{
+		{"read", 0, http.MethodGet, "/whoami", true, []string{get}},
+		{"write", 0, http.MethodPost, "/visit", true, []string{get, commit}},
+		{"no session use", 0, http.MethodGet, "/static", true, nil},
+		{"read without a session", 0, http.MethodGet, "/whoami", false, nil},
+		{"first write", 0, http.MethodPost, "/visit", false, []string{commit}},
+		{"login (RenewToken and Update)", 0, http.MethodPost, "/login?user=bob", true, []string{get, del, commit}},
+		{"logout (Destroy)", 0, http.MethodPost, "/logout", true, []string{del}},
+		{"flashes, none pending", 0, http.MethodGet, "/flashes", true, []string{get}},
+		// With an IdleTimeout, the middleware reads the session's last save to
+		// know whether its expiry is due for a refresh, even when the handler
+		// does not; the refresh itself is not due yet.
+		{"read, IdleTimeout", time.Hour, http.MethodGet, "/whoami", true, []string{get}},
+		{"no session use, IdleTimeout", time.Hour, http.MethodGet, "/static", true, []string{get}},
+		{"write, IdleTimeout", time.Hour, http.MethodPost, "/visit", true, []string{get, commit}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var trips tripCounter
+			app := newRedisApp(t, countingPool(t, srv.Addr, &trips), func(sm *scs.SessionManager) { sm.IdleTimeout = tc.idle })
+			c := newBrowser(t)
+			if tc.session {
+				expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+			}
+			trips.take()
+			if r := c.send(tc.method, app.URL+tc.path, nil); r.status != 200 {
+				t.Fatalf("got %d %q", r.status, r.body)
+			}
+			got := trips.take()
+			t.Logf("%s: %d round trip(s) %q", tc.name, len(got), got)
+			// In any order: when RenewToken's DEL is sent is the core's choice.
+			if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) {
+				t.Errorf("round trips %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedisIdleRefreshKeepsMostReadsToOneRoundTrip(t *testing.T) {
+	srv := startRedis(t)
+	const (
+		idle  = time.Second // refreshed every 100ms by default
+		reads = 50
+		gap   = 10 * time.Millisecond
+	)
+	var trips tripCounter
+	app := newRedisApp(t, countingPool(t, srv.Addr, &trips), func(sm *scs.SessionManager) { sm.IdleTimeout = idle })
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+	trips.take()
+
+	cost := map[int]int{} // round trips -> reads that cost that many
+	start := time.Now()
+	for range reads {
+		expect(t, "read", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+		cost[len(trips.take())]++
+		time.Sleep(gap)
+	}
+	took := time.Since(start)
+	t.Logf("%d reads over %v with IdleTimeout %v: %d cost 1 round trip, %d cost 2 (a refresh), %d other",
+		reads, took.Round(time.Millisecond), idle, cost[1], cost[2], reads-cost[1]-cost[2])
+	if cost[1]+cost[2] != reads {
+		t.Errorf("reads cost %v round trips; want 1, or 2 for a refresh", cost)
+	}
+	// A refresh is due every idle/10: at most one per 100ms, plus the first.
+	if maxRefresh := int(took/(idle/10)) + 1; cost[2] > maxRefresh {
+		t.Errorf("%d refreshes in %v; want at most %d", cost[2], took, maxRefresh)
+	}
+	if cost[1] < reads*3/4 {
+		t.Errorf("%d of %d reads cost one round trip; want most", cost[1], reads)
+	}
+	if cost[2] == 0 {
+		t.Errorf("no read refreshed the idle expiry in %v", took)
+	}
+}
+
+// Two tests below fail on the core as it stands; see the report to the lead
+// (issue #4). They show what a user of Redis would hit.
+
+// With an IdleTimeout, the middleware loads the session of every request
+// with a cookie, to see whether its expiry is due for a refresh. When Redis
+// is down, that optional refresh should be skipped, not turn a page that
+// never uses the session into the ErrorFunc's 500.
+func TestRedisOutageDoesNotFailRequestsThatNeverUseTheSession(t *testing.T) {
+	srv := startRedis(t)
+	app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) { sm.IdleTimeout = time.Hour })
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+
+	srv.Stop()
+	expect500(t, "read with Redis down", c.get(app.URL+"/whoami"))
+	expect(t, "no session use with Redis down", c.get(app.URL+"/static"), 200, "static")
+}
+
+// RenewToken deletes the old key as soon as it is called, before the new one
+// is saved. When that save fails (here: Redis is full; DEL is still allowed)
+// the request answers 500 and the user has lost the session they had.
+func TestRedisRenewTokenWhoseSaveFailsKeepsTheOldSession(t *testing.T) {
+	srv := startRedis(t, "--maxmemory-policy", "noeviction")
+	app := newRedisApp(t, srv.Pool(), nil)
+	c := newBrowser(t)
+	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+	srv.Do("CONFIG", "SET", "maxmemory", 1) // every write is now refused
+
+	expect500(t, "renew with Redis full", c.post(app.URL+"/renew"))
+	srv.Do("CONFIG", "SET", "maxmemory", 0)
+	expect(t, "read once memory is freed", c.get(app.URL+"/whoami"), 200, "user=alice visits=0")
+}
