@@ -24,6 +24,10 @@ const (
 	// EventLateChange: a change came after the response had started and was
 	// lost; the method returned ErrCommitted.
 	EventLateChange
+	// EventDropped: another request ended the session (Destroy, RenewToken)
+	// after this one read it, so this request's changes were not saved: an
+	// ended session stays ended.
+	EventDropped
 )
 
 var eventNames = [...]string{
@@ -33,6 +37,7 @@ var eventNames = [...]string{
 	EventMismatch:   "mismatch",
 	EventRejected:   "rejected",
 	EventLateChange: "late change",
+	EventDropped:    "dropped",
 }
 
 func (k EventKind) String() string {
@@ -49,8 +54,8 @@ type Event struct {
 	// every event and log line about it; never the token itself. It is empty
 	// when there is no token.
 	Session string
-	// Err says what went wrong, for EventMismatch, EventRejected and
-	// EventLateChange.
+	// Err says what went wrong, for EventMismatch, EventRejected,
+	// EventLateChange and EventDropped.
 	Err error
 }
 

@@ -1,6 +1,10 @@
 package scsession
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"time"
+)
 
 // A Flash is a one-time message for the user, such as "Welcome back!" after a
 // login, kept in the session until it is shown. Kind is yours to choose
@@ -23,14 +27,17 @@ func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 	if m.writable(ctx, s) != nil {
 		return
 	}
-	s.env.flashes = append(s.env.flashes, Flash{Kind: kind, Message: message})
-	s.dirty = true
+	f := Flash{Kind: kind, Message: message}
+	s.env.flashes = append(s.env.flashes, f)
+	s.added = append(s.added, f)
 }
 
 // Flashes returns the session's pending messages in the order they were
-// added and removes them, so each is shown once. Call it before writing the
-// response: once the response has started the messages cannot be removed, so
-// Flashes returns nil and leaves them for the next page.
+// added and removes them, so each is shown once, even when several requests
+// of the session run at once: the stored messages are removed from the store
+// at once, in one atomic step where the store allows it. Call it before
+// writing the response: once the response has started the messages cannot be
+// removed, so Flashes returns nil and leaves them for the next page.
 func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	s := m.from(ctx)
 	if s.skipped {
@@ -45,8 +52,44 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 		m.late(s)
 		return nil
 	}
-	flashes := s.env.flashes
-	s.env.flashes = nil
-	s.dirty = true
-	return flashes
+	var shown []Flash
+	if s.read == nil {
+		shown = s.env.flashes // nothing stored: what the request holds is all there is
+	} else {
+		shown = append(m.takeStored(ctx, s), s.added...)
+	}
+	s.env.flashes, s.added = nil, nil
+	return shown
+}
+
+// takeStored removes the flash messages stored under s.token and returns
+// them, leaving s.env on what the store then holds plus the request's
+// changes. A store error fails the request, as a failed load does. s.mu is
+// held.
+func (m *Manager[T]) takeStored(ctx context.Context, s *session[T]) []Flash {
+	for range maxAttempts {
+		base, err := decodeEnvelope(s.read)
+		if err != nil || len(base.flashes) == 0 {
+			return nil
+		}
+		taken := base.flashes
+		base.flashes, base.touched = nil, time.Now()
+		b := base.encode()
+		cur, ok, err := m.swap(ctx, s.token, s.read, b, m.expiry(&base))
+		switch {
+		case err != nil:
+			s.loadErr = fmt.Errorf("scsession: removing shown flash messages: %w", err)
+			return nil
+		case ok:
+			m.replay(s, b)
+			return taken
+		case cur == nil:
+			return nil // the session was ended meanwhile; saving will notice
+		}
+		if m.replay(s, cur) != nil {
+			return nil
+		}
+	}
+	s.loadErr = ErrConflict
+	return nil
 }

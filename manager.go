@@ -121,21 +121,33 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 // session is one request's view of its session. Its data stays encoded, so a
 // request that never calls Get pays nothing to decode it, and every Get
 // decodes a fresh T that no one else holds.
+//
+// env is always read plus the request's changes. The changes are also kept
+// as operations (updates, added, remember), so that when a save finds that
+// another request saved first, they can be applied again to the newer data.
 type session[T any] struct {
-	mu        sync.Mutex
-	token     string // "" until the store knows the session or a token is made
-	loaded    bool
-	loadErr   error
-	found     bool // the data came from the store, not newly made
-	env       envelope
-	dirty     bool
-	destroyed bool    // Destroy ran: expire the cookie unless a new session follows
-	stale     bool    // the cookie was signed with an older key: sign it again
-	old       string  // the token RenewToken replaced: deleted once the new one is saved
-	committed bool    // saved with the response headers; no more changes
-	failed    bool    // the ErrorFunc answered instead of the handler
-	skipped   bool    // WithSkip excluded this request
-	events    []Event // emitted after the lock is released
+	mu          sync.Mutex
+	token       string // "" until the store knows the session or a token is made
+	loaded      bool
+	loadErr     error
+	read        []byte   // what the store held for token when last read; nil for nothing
+	env         envelope // read plus this request's changes: what a save writes
+	updates     []func(*T)
+	added       []Flash
+	remember    bool
+	rememberSet bool
+	save        bool    // save even with no changes to replay: a new token, repaired data
+	destroyed   bool    // Destroy ran: expire the cookie unless a new session follows
+	stale       bool    // the cookie was signed with an older key: sign it again
+	old         string  // the token RenewToken replaced: deleted once the new one is saved
+	committed   bool    // saved with the response headers; no more changes
+	skipped     bool    // WithSkip excluded this request
+	events      []Event // emitted after the lock is released
+}
+
+// changed reports whether the request made changes that must not be lost.
+func (s *session[T]) changed() bool {
+	return len(s.updates) > 0 || len(s.added) > 0 || s.rememberSet
 }
 
 // LoadAndSave is the middleware that gives requests their session, as in
@@ -191,6 +203,11 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 // the same request see the change. Update returns ErrCommitted once the
 // response has started, ErrSkipped on a skipped request, and the store's
 // error if the session could not be loaded.
+//
+// If another request saved the session after this one read it, fn runs again
+// on the newer data before the save (see the README's "Concurrent requests"),
+// so write fn in terms of *T, such as appending to a cart, not of values read
+// earlier in the handler.
 func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 	s := m.from(ctx)
 	if s.skipped {
@@ -211,12 +228,13 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 		return err
 	}
 	s.env.data = b
-	s.dirty = true
+	s.updates = append(s.updates, fn)
 	return nil
 }
 
 // RenewToken gives the session a new token while keeping its data, and
-// deletes the old token from the store so that it reads nothing afterwards.
+// deletes the old token from the store (once the new one is saved, with the
+// response) so that it reads nothing afterwards.
 // Call it when the user logs in or changes privilege, against session
 // fixation. The absolute lifetime starts again, as in scs.
 func (m *Manager[T]) RenewToken(ctx context.Context) error {
@@ -231,13 +249,12 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 	}
 	if s.token != "" {
 		if s.old == "" {
-			s.old = s.token // deleted by commit once the new token is saved
+			s.old = s.token // deleted once the new token is saved, so a failed save loses nothing
 		}
 		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
 	}
-	s.token = newToken()
+	s.token, s.read, s.save = newToken(), nil, true
 	s.env.deadline = time.Now().Add(m.sessions.Lifetime)
-	s.dirty = true
 	return nil
 }
 
@@ -255,19 +272,20 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 	if s.committed {
 		return m.late(s)
 	}
-	if s.token != "" {
-		if err := m.delete(ctx, s.token); err != nil {
+	for _, token := range []string{s.token, s.old} { // old: renewed earlier in this request
+		if token == "" {
+			continue
+		}
+		if err := m.delete(ctx, token); err != nil {
 			return fmt.Errorf("scsession: destroying session: %w", err)
 		}
+	}
+	if s.token != "" {
 		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
 	}
-	if s.old != "" { // renewed earlier in this request: the old token goes too
-		if err := m.delete(ctx, s.old); err != nil {
-			return fmt.Errorf("scsession: destroying session: %w", err)
-		}
-	}
-	s.token, s.old, s.found, s.dirty, s.stale, s.loadErr = "", "", false, false, false, nil
-	s.loaded, s.destroyed, s.env = true, true, m.fresh()
+	s.token, s.old, s.read, s.env, s.loaded, s.loadErr = "", "", nil, m.fresh(), true, nil
+	s.updates, s.added, s.rememberSet, s.save, s.stale = nil, nil, false, false, false
+	s.destroyed = true
 	return nil
 }
 
@@ -285,8 +303,7 @@ func (m *Manager[T]) RememberMe(ctx context.Context, remember bool) error {
 	if err := m.writable(ctx, s); err != nil {
 		return err
 	}
-	s.env.remember = remember
-	s.dirty = true
+	s.env.remember, s.remember, s.rememberSet = remember, remember, true
 	return nil
 }
 
@@ -349,7 +366,7 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 			case time.Now().After(env.deadline):
 				// The store kept it past its lifetime: it is gone all the same.
 			default:
-				s.env, s.found = env, true
+				s.read, s.env = b, env
 				if env.shape != m.shape {
 					v, err := decodeData[T](env.data)
 					m.repair(s, v, errors.Join(errShape, err))
@@ -370,7 +387,7 @@ var errShape = errors.New("scsession: the stored session was written by another 
 func (m *Manager[T]) repair(s *session[T], v T, cause error) {
 	s.env.data, _ = encodeData(&v) // New checked that T encodes
 	s.env.shape = m.shape
-	s.dirty = true
+	s.save = true
 	s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
 }
 
@@ -382,45 +399,25 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	s.mu.Lock()
 	defer m.unlock(ctx, s)
 	s.committed = true
-	err := s.loadErr
+	err := s.loadErr // only a load the handler asked for fails the response
 	if s.token != "" && !s.loaded && (m.sessions.IdleTimeout > 0 || s.stale) {
 		// An idle refresh or a re-signed cookie needs the stored expiry; both
 		// can wait for a later request if the store fails now.
 		if lerr := m.load(ctx, s); lerr != nil {
-			m.cfg.logger.WarnContext(ctx, "scsession: skipped idle refresh", slog.String("error", lerr.Error()))
+			m.cfg.logger.WarnContext(ctx, "scsession: idle refresh skipped", slog.String("error", lerr.Error()))
 		}
 	}
 	now := time.Now()
 	switch {
 	case err != nil:
-	case s.dirty || m.idleDue(s, now):
-		isNew := s.token == ""
-		if isNew {
-			s.token = newToken()
-		}
-		s.env.touched = now
-		expiry := m.expiry(&s.env)
-		if err = m.store(ctx, s.token, s.env.encode(), expiry); err != nil {
-			err = fmt.Errorf("scsession: saving session: %w", err)
-			break
-		}
-		if isNew {
-			s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
-		}
-		if s.old != "" {
-			if err = m.delete(ctx, s.old); err != nil {
-				err = fmt.Errorf("scsession: renewing token: %w", err)
-				break
-			}
-		}
-		m.writeCookie(w, s.token, expiry, s.env.remember)
+	case s.changed() || s.save || m.idleDue(s, now):
+		err = m.save(ctx, w, s, now)
 	case s.destroyed:
 		m.writeCookie(w, "", time.Time{}, false)
-	case s.stale && s.found:
+	case s.stale && s.read != nil:
 		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
 	}
 	if err != nil {
-		s.failed = true
 		m.errorFunc(w, r, err)
 		return false
 	}
@@ -430,9 +427,83 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	return true
 }
 
+// maxAttempts bounds how often a save is tried again on newer data.
+const maxAttempts = 50
+
+// ErrConflict is given to the ErrorFunc when a session changed under so many
+// concurrent requests that a request's changes could not be saved.
+var ErrConflict = fmt.Errorf("scsession: the session kept changing under concurrent requests; gave up saving after %d attempts", maxAttempts)
+
+// save writes s.env if the store still holds what the request read. If
+// another request saved first, the request's changes are applied again to
+// what it saved, and the save is tried again. If the session was ended
+// meanwhile (Destroy, RenewToken), it stays ended. s.mu is held.
+func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session[T], now time.Time) error {
+	isNew := s.token == ""
+	if isNew {
+		s.token = newToken()
+	}
+	for attempt := 1; ; attempt++ {
+		s.env.touched = now
+		expiry := m.expiry(&s.env)
+		b := s.env.encode()
+		cur, ok, err := m.swap(ctx, s.token, s.read, b, expiry)
+		switch {
+		case err != nil:
+			return fmt.Errorf("scsession: saving session: %w", err)
+		case ok:
+			s.read = b
+			if isNew {
+				s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
+			}
+			if s.old != "" {
+				if err := m.delete(ctx, s.old); err != nil {
+					return fmt.Errorf("scsession: renewing token: %w", err)
+				}
+			}
+			m.writeCookie(w, s.token, expiry, s.env.remember)
+			return nil
+		case !s.changed():
+			return nil // a refresh or a repair only, and a newer save did it too
+		case cur == nil || m.replay(s, cur) != nil:
+			s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.token), Err: errEnded})
+			return nil
+		case attempt == maxAttempts:
+			return ErrConflict
+		}
+	}
+}
+
+var errEnded = errors.New("scsession: another request ended the session (Destroy, RenewToken) after this one read it; its changes were dropped so that the session stays ended")
+
+// replay makes cur, newer data than the request read, its base, and applies
+// the request's changes to it again. s.mu is held.
+func (m *Manager[T]) replay(s *session[T], cur []byte) error {
+	env, err := decodeEnvelope(cur)
+	if err != nil {
+		return err
+	}
+	if len(s.updates) > 0 {
+		v, _ := decodeData[T](env.data) // what still fits, as on load
+		for _, fn := range s.updates {
+			fn(&v)
+		}
+		if env.data, err = encodeData(&v); err != nil {
+			return err
+		}
+		env.shape = m.shape
+	}
+	env.flashes = append(env.flashes, s.added...)
+	if s.rememberSet {
+		env.remember = s.remember
+	}
+	s.read, s.env = cur, env
+	return nil
+}
+
 func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
 	idle := m.sessions.IdleTimeout
-	if idle <= 0 || !s.found {
+	if idle <= 0 || s.read == nil {
 		return false
 	}
 	every := idle / 10

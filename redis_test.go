@@ -15,9 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alexedwards/scs/redisstore"
+	scsredis "github.com/alexedwards/scs/redisstore"
 	"github.com/alexedwards/scs/v2"
 	"github.com/gomodule/redigo/redis"
+
+	"github.com/scsession/scsession/redisstore"
 )
 
 // These tests run the Manager on a real redis-server, through
@@ -50,7 +52,7 @@ func newRedisApp(t *testing.T, pool *redis.Pool, configure func(*scs.SessionMana
 	t.Helper()
 	app := &redisApp{}
 	sm := scs.New()
-	sm.Store = redisstore.New(pool)
+	sm.Store = scsredis.New(pool)
 	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		app.mu.Lock()
 		app.errs = append(app.errs, err)
@@ -722,51 +724,64 @@ func (tc *tripCounter) take() []string {
 
 func TestRedisRoundTripsPerRequest(t *testing.T) {
 	srv := startRedis(t)
-	const (
-		get    = "GET"
-		commit = "MULTI SET PEXPIREAT EXEC"
-		del    = "DEL"
-	)
-	for _, tc := range []struct {
-		name         string
-		idle         time.Duration
-		method, path string
-		session      bool // the browser has a session already
-		want         []string
+	// scs's redisstore saves with a pipelined transaction; scsession's, which
+	// compares before it saves (see concurrency_test.go), with one script call.
+	stores := []struct {
+		name   string
+		store  func(*redis.Pool) scs.Store
+		commit string
 	}{
-		{"read", 0, http.MethodGet, "/whoami", true, []string{get}},
-		{"write", 0, http.MethodPost, "/visit", true, []string{get, commit}},
-		{"no session use", 0, http.MethodGet, "/static", true, nil},
-		{"read without a session", 0, http.MethodGet, "/whoami", false, nil},
-		{"first write", 0, http.MethodPost, "/visit", false, []string{commit}},
-		{"login (RenewToken and Update)", 0, http.MethodPost, "/login?user=bob", true, []string{get, del, commit}},
-		{"logout (Destroy)", 0, http.MethodPost, "/logout", true, []string{del}},
-		{"flashes, none pending", 0, http.MethodGet, "/flashes", true, []string{get}},
-		// With an IdleTimeout, the middleware reads the session's last save to
-		// know whether its expiry is due for a refresh, even when the handler
-		// does not; the refresh itself is not due yet.
-		{"read, IdleTimeout", time.Hour, http.MethodGet, "/whoami", true, []string{get}},
-		{"no session use, IdleTimeout", time.Hour, http.MethodGet, "/static", true, []string{get}},
-		{"write, IdleTimeout", time.Hour, http.MethodPost, "/visit", true, []string{get, commit}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var trips tripCounter
-			app := newRedisApp(t, countingPool(t, srv.Addr, &trips), func(sm *scs.SessionManager) { sm.IdleTimeout = tc.idle })
-			c := newBrowser(t)
-			if tc.session {
-				expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
-			}
-			trips.take()
-			if r := c.send(tc.method, app.URL+tc.path, nil); r.status != 200 {
-				t.Fatalf("got %d %q", r.status, r.body)
-			}
-			got := trips.take()
-			t.Logf("%s: %d round trip(s) %q", tc.name, len(got), got)
-			// In any order: when RenewToken's DEL is sent is the core's choice.
-			if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) {
-				t.Errorf("round trips %q, want %q", got, tc.want)
-			}
-		})
+		{"scs redisstore", func(p *redis.Pool) scs.Store { return scsredis.New(p) }, "MULTI SET PEXPIREAT EXEC"},
+		{"scsession redisstore", func(p *redis.Pool) scs.Store { return redisstore.New(p) }, "EVALSHA"},
+	}
+	const (
+		get = "GET"
+		del = "DEL"
+	)
+	for _, st := range stores {
+		commit := st.commit
+		for _, tc := range []struct {
+			name         string
+			idle         time.Duration
+			method, path string
+			session      bool // the browser has a session already
+			want         []string
+		}{
+			{"read", 0, http.MethodGet, "/whoami", true, []string{get}},
+			{"write", 0, http.MethodPost, "/visit", true, []string{get, commit}},
+			{"no session use", 0, http.MethodGet, "/static", true, nil},
+			{"read without a session", 0, http.MethodGet, "/whoami", false, nil},
+			{"first write", 0, http.MethodPost, "/visit", false, []string{commit}},
+			{"login (RenewToken and Update)", 0, http.MethodPost, "/login?user=bob", true, []string{get, del, commit}},
+			{"logout (Destroy)", 0, http.MethodPost, "/logout", true, []string{del}},
+			{"flashes, none pending", 0, http.MethodGet, "/flashes", true, []string{get}},
+			// With an IdleTimeout, the middleware reads the session's last save to
+			// know whether its expiry is due for a refresh, even when the handler
+			// does not; the refresh itself is not due yet.
+			{"read, IdleTimeout", time.Hour, http.MethodGet, "/whoami", true, []string{get}},
+			{"no session use, IdleTimeout", time.Hour, http.MethodGet, "/static", true, []string{get}},
+			{"write, IdleTimeout", time.Hour, http.MethodPost, "/visit", true, []string{get, commit}},
+		} {
+			t.Run(st.name+"/"+tc.name, func(t *testing.T) {
+				var trips tripCounter
+				pool := countingPool(t, srv.Addr, &trips)
+				app := newRedisApp(t, pool, func(sm *scs.SessionManager) { sm.IdleTimeout, sm.Store = tc.idle, st.store(pool) })
+				c := newBrowser(t)
+				if tc.session {
+					expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+				}
+				trips.take()
+				if r := c.send(tc.method, app.URL+tc.path, nil); r.status != 200 {
+					t.Fatalf("got %d %q", r.status, r.body)
+				}
+				got := trips.take()
+				t.Logf("%s: %d round trip(s) %q", tc.name, len(got), got)
+				// In any order: when RenewToken's DEL is sent is the core's choice.
+				if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) {
+					t.Errorf("round trips %q, want %q", got, tc.want)
+				}
+			})
+		}
 	}
 }
 

@@ -1,12 +1,16 @@
 package scsession
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"hash/fnv"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 // The store calls, as scs makes them: with the request's context when the
@@ -39,4 +43,51 @@ func (m *Manager[T]) delete(ctx context.Context, token string) error {
 		return cs.DeleteCtx(ctx, m.key(token))
 	}
 	return m.sessions.Store.Delete(m.key(token))
+}
+
+// A SwapStore is an scs store that can save a session only if it still holds
+// what the request read, in one atomic step. With such a store, concurrent
+// requests of one session never lose each other's changes (see the README's
+// "Concurrent requests"). scs's memstore needs no such method: within one
+// process the Manager makes its saves atomic itself. Other stores without it
+// keep scs's last-write-wins.
+type SwapStore interface {
+	scs.Store
+	// CompareAndSwap stores b under token until expiry if the store holds
+	// old for token, where a nil old means nothing (or an expired session).
+	// Otherwise it stores nothing and returns what the store holds, nil for
+	// nothing.
+	CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) (current []byte, swapped bool, err error)
+}
+
+// memLocks make memstore's find-compare-commit atomic, striped by key.
+var memLocks [64]sync.Mutex
+
+// swap saves b if the store still holds old for token, as SwapStore
+// describes; a store that cannot compare just saves.
+func (m *Manager[T]) swap(ctx context.Context, token string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
+	key := m.key(token)
+	switch st := m.sessions.Store.(type) {
+	case SwapStore:
+		return st.CompareAndSwap(ctx, key, old, b, expiry)
+	case *memstore.MemStore:
+		h := fnv.New32a()
+		h.Write([]byte(key))
+		mu := &memLocks[h.Sum32()%uint32(len(memLocks))]
+		mu.Lock()
+		defer mu.Unlock()
+		cur, found, err := st.Find(key)
+		if err != nil {
+			return nil, false, err
+		}
+		if !found {
+			cur = nil
+		}
+		if (cur == nil) != (old == nil) || !bytes.Equal(cur, old) {
+			return cur, false, nil
+		}
+		return nil, true, st.Commit(key, b, expiry)
+	default:
+		return nil, true, m.store(ctx, token, b, expiry)
+	}
 }
