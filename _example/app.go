@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/scsession/scsession"
+	"github.com/scsession/scsession/redisstore"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Session is everything the app keeps about a visitor. scsession stores it
+// as JSON: adding a field needs no registration, and a handler can only put
+// in it what the type allows.
+type Session struct {
+	User        string         `json:"user,omitempty"`
+	LoggedInAt  time.Time      `json:"logged_in_at,omitzero"`
+	Visits      int            `json:"visits,omitempty"` // views of the home page
+	Theme       string         `json:"theme,omitempty"`  // "light" or "dark"
+	Cart        map[string]int `json:"cart,omitempty"`   // product ID to quantity
+	CSRF        string         `json:"csrf,omitempty"`
+	Failures    int            `json:"failures,omitempty"` // failed logins since the last success or lockout
+	LockedUntil time.Time      `json:"locked_until,omitzero"`
+}
+
+// config is what newApp needs; main fills it from flags and environment.
+type config struct {
+	RedisAddr string   // empty: a memory store
+	Secure    bool     // Secure cookies, for serving behind TLS
+	Keys      [][]byte // signing keys, newest first; nil: one random key
+	Logger    *slog.Logger
+	Now       func() time.Time // the clock of the login lockout; nil: time.Now
+}
+
+// app is the example's http.Handler.
+type app struct {
+	sessions *scsession.Manager[Session]
+	pages    map[string]*template.Template
+	router   chi.Router
+	logger   *slog.Logger
+	now      func() time.Time
+	close    func() error
+}
+
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+// Close releases the Redis pool, if there is one.
+func (a *app) Close() error { return a.close() }
+
+func newApp(cfg config) (*app, error) {
+	a := &app{logger: cfg.Logger, now: cfg.Now, close: func() error { return nil }}
+	if a.logger == nil {
+		a.logger = slog.Default()
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+
+	sm := scs.New()
+	sm.Lifetime = 14 * 24 * time.Hour // how long "remember me" lasts
+	sm.Cookie.Persist = false         // a browser-session cookie unless the user ticks "remember me"
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	if cfg.Secure {
+		// The __Host- prefix makes browsers refuse the cookie unless it is
+		// Secure, for Path=/ and without Domain: no subdomain can plant one.
+		sm.Cookie.Name = "__Host-session"
+		sm.Cookie.Secure = true
+	}
+	if cfg.RedisAddr != "" {
+		pool, err := redisPool(cfg.RedisAddr)
+		if err != nil {
+			return nil, err
+		}
+		sm.Store = redisstore.New(pool)
+		a.close = pool.Close
+	}
+
+	keys := cfg.Keys
+	if len(keys) == 0 {
+		key := make([]byte, 32)
+		rand.Read(key)
+		keys = [][]byte{key}
+	}
+	a.sessions = scsession.New[Session](sm,
+		scsession.WithSigningKeys(keys...),
+		scsession.WithLogger(a.logger),
+		scsession.WithSkip(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/static/") }),
+	)
+
+	var err error
+	if a.pages, err = parsePages(); err != nil {
+		a.close()
+		return nil, err
+	}
+	a.routes()
+	return a, nil
+}
+
+// redisPool connects to Redis with bounded connect, read and write times, so
+// that a stalled Redis fails requests instead of hanging them, and checks
+// that it answers.
+func redisPool(addr string) (*redis.Pool, error) {
+	pool := &redis.Pool{
+		MaxIdle:     16,
+		IdleTimeout: 4 * time.Minute,
+		Dial: func() (redis.Conn, error) {
+			return redis.Dial("tcp", addr,
+				redis.DialConnectTimeout(time.Second),
+				redis.DialReadTimeout(time.Second),
+				redis.DialWriteTimeout(time.Second))
+		},
+	}
+	c := pool.Get()
+	_, err := c.Do("PING")
+	c.Close()
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("redis at %s: %w", addr, err)
+	}
+	return pool, nil
+}
+
+func (a *app) routes() {
+	r := chi.NewRouter()
+	r.Use(middleware.GetHead, a.sessions.LoadAndSave, a.checkCSRF)
+
+	static, _ := fs.Sub(staticFS, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	r.Get("/", a.home)
+	r.Post("/theme", a.setTheme)
+	r.Get("/login", a.loginForm)
+	r.Post("/login", a.login)
+	r.Post("/logout", a.logout)
+	r.Get("/cart", a.cart)
+	r.Post("/cart/add", a.cartAdd)
+	r.Post("/cart/remove", a.cartRemove)
+
+	loggedIn := func(s Session) bool { return s.User != "" }
+	r.With(a.sessions.Require(loggedIn, http.HandlerFunc(a.pleaseLogIn))).Get("/members", a.members)
+
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		a.render(w, r, http.StatusNotFound, "error", "There is no page at this address.")
+	})
+	a.router = r
+}
+
+// checkCSRF refuses a POST whose csrf_token field is not the session's
+// token. Every page puts the token in its forms; a page on another site
+// cannot read it, so it cannot make the browser post to us.
+func (a *app) checkCSRF(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			want := a.sessions.Get(r.Context()).CSRF
+			got := r.PostFormValue("csrf_token")
+			// A session without a token has never been shown a form: refuse,
+			// rather than accept an empty field as a match.
+			if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+				a.render(w, r, http.StatusForbidden, "error", "This form has expired or did not come from this site. Go back, reload the page and try again.")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// view is what every template gets.
+type view struct {
+	Path    string
+	S       Session
+	Flashes []scsession.Flash
+	Data    any
+}
+
+// CartCount is the number of items in the cart, for the navigation bar.
+func (v view) CartCount() int {
+	n := 0
+	for _, q := range v.S.Cart {
+		n += q
+	}
+	return n
+}
+
+// SessionJSON is the session as the store holds it, for the home page to
+// show, without the CSRF token.
+func (v view) SessionJSON() string {
+	s := v.S
+	if s.CSRF != "" {
+		s.CSRF = "(hidden)"
+	}
+	b, _ := json.MarshalIndent(s, "", "  ")
+	return string(b)
+}
+
+// render writes a page. It takes the flash messages out of the session and
+// gives the session a CSRF token if it has none, so it must run before
+// anything else is written; the page is rendered into a buffer first so
+// that a template error is a clean 500.
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	ctx := r.Context()
+	s := a.sessions.Get(ctx)
+	if s.CSRF == "" {
+		s.CSRF = rand.Text()
+		token := s.CSRF
+		if err := a.sessions.Update(ctx, func(s *Session) { s.CSRF = token }); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+	}
+	v := view{Path: r.URL.Path, S: s, Flashes: a.sessions.Flashes(ctx), Data: data}
+	var buf bytes.Buffer
+	if err := a.pages[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	buf.WriteTo(w)
+}
+
+func (a *app) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	a.logger.ErrorContext(r.Context(), "request failed", "path", r.URL.Path, "error", err)
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// redirect answers a form post with 303 See Other, so that reloading the
+// next page does not post the form again.
+func redirect(w http.ResponseWriter, r *http.Request, path string) {
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+var pageNames = []string{"home", "login", "members", "cart", "error"}
+
+func parsePages() (map[string]*template.Template, error) {
+	pages := make(map[string]*template.Template, len(pageNames))
+	for _, name := range pageNames {
+		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		pages[name] = t
+	}
+	return pages, nil
+}

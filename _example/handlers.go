@@ -1,0 +1,246 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// The demo account, shown on the login page.
+const (
+	demoUser     = "demo"
+	demoPassword = "demo"
+)
+
+const (
+	maxFailures = 5           // failed logins before the lockout
+	lockout     = time.Minute // how long login stays locked for the session
+)
+
+type product struct {
+	ID, Name, Price string
+}
+
+var products = []product{
+	{"tea", "Green tea", "€3.50"},
+	{"coffee", "Coffee beans", "€8.90"},
+	{"croissant", "Croissant", "€1.80"},
+	{"jam", "Apricot jam", "€4.20"},
+}
+
+// special is the product the home page offers.
+const special = "croissant"
+
+func productByID(id string) (product, bool) {
+	for _, p := range products {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return product{}, false
+}
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	if err := a.sessions.Update(r.Context(), func(s *Session) { s.Visits++ }); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	p, _ := productByID(special)
+	a.render(w, r, http.StatusOK, "home", p)
+}
+
+func (a *app) setTheme(w http.ResponseWriter, r *http.Request) {
+	theme := r.PostFormValue("theme")
+	if theme != "light" && theme != "dark" {
+		a.render(w, r, http.StatusBadRequest, "error", "The theme must be light or dark.")
+		return
+	}
+	if err := a.sessions.Update(r.Context(), func(s *Session) { s.Theme = theme }); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	redirect(w, r, "/")
+}
+
+// loginState is what the login page shows besides the form.
+type loginState struct {
+	DemoUser, DemoPassword string
+	LockedSeconds          int // zero when login is open
+}
+
+func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r.Context())
+	a.render(w, r, http.StatusOK, "login", loginState{
+		DemoUser:      demoUser,
+		DemoPassword:  demoPassword,
+		LockedSeconds: int(a.lockedFor(s).Seconds()),
+	})
+}
+
+// lockedFor is how long login stays locked for s, rounded up to the second.
+func (a *app) lockedFor(s Session) time.Duration {
+	left := s.LockedUntil.Sub(a.now())
+	if left <= 0 {
+		return 0
+	}
+	return (left + time.Second - 1).Truncate(time.Second)
+}
+
+// login checks the form against the demo account. Failures are counted in
+// the session: after maxFailures, login is locked for this session. A
+// determined attacker drops the cookie and starts again, so a real app also
+// limits attempts per account and per client address; the session's count
+// is what lets an honest user see how many tries are left.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if left := a.lockedFor(a.sessions.Get(ctx)); left > 0 {
+		a.sessions.Flash(ctx, "error", fmt.Sprintf("Too many failed attempts: login is locked for %d more seconds.", int(left.Seconds())))
+		redirect(w, r, "/login")
+		return
+	}
+
+	// Compare both fields, in constant time, whatever the first one says.
+	userOK := subtle.ConstantTimeCompare([]byte(r.PostFormValue("username")), []byte(demoUser))
+	passOK := subtle.ConstantTimeCompare([]byte(r.PostFormValue("password")), []byte(demoPassword))
+	if userOK&passOK != 1 {
+		var msg string
+		err := a.sessions.Update(ctx, func(s *Session) {
+			s.Failures++
+			if s.Failures >= maxFailures {
+				s.Failures = 0
+				s.LockedUntil = a.now().Add(lockout)
+				msg = "Wrong username or password."
+				return
+			}
+			msg = fmt.Sprintf("Wrong username or password. %d attempts left.", maxFailures-s.Failures)
+		})
+		if err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+		a.sessions.Flash(ctx, "error", msg)
+		redirect(w, r, "/login")
+		return
+	}
+
+	// A new token for the new privilege, against session fixation, and a new
+	// CSRF token with it.
+	if err := a.sessions.RenewToken(ctx); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	err := a.sessions.Update(ctx, func(s *Session) {
+		s.User = demoUser
+		s.LoggedInAt = a.now().Truncate(time.Second)
+		s.Failures, s.LockedUntil = 0, time.Time{}
+		s.CSRF = rand.Text()
+	})
+	if err == nil {
+		err = a.sessions.RememberMe(ctx, r.PostFormValue("remember") != "")
+	}
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.sessions.Flash(ctx, "success", "Welcome back!")
+	redirect(w, r, "/members")
+}
+
+// pleaseLogIn is where Require sends anonymous visitors of /members.
+func (a *app) pleaseLogIn(w http.ResponseWriter, r *http.Request) {
+	a.sessions.Flash(r.Context(), "info", "Please log in to see the members' page.")
+	redirect(w, r, "/login")
+}
+
+func (a *app) members(w http.ResponseWriter, r *http.Request) {
+	// Not even the back button may show this page from a cache once the user
+	// has logged out.
+	w.Header().Set("Cache-Control", "no-store")
+	a.render(w, r, http.StatusOK, "members", nil)
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	theme := a.sessions.Get(ctx).Theme
+	if err := a.sessions.Destroy(ctx); err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	// What follows Destroy goes to a new, empty session: the theme is kept,
+	// as a courtesy, and the flash is shown on the next page.
+	if theme != "" {
+		if err := a.sessions.Update(ctx, func(s *Session) { s.Theme = theme }); err != nil {
+			a.serverError(w, r, err)
+			return
+		}
+	}
+	a.sessions.Flash(ctx, "info", "You have been logged out.")
+	redirect(w, r, "/")
+}
+
+// cartLine is one row of the cart page.
+type cartLine struct {
+	product
+	Quantity int
+}
+
+// cartPage is what the cart page shows.
+type cartPage struct {
+	Lines    []cartLine
+	Products []product
+}
+
+func (a *app) cart(w http.ResponseWriter, r *http.Request) {
+	s := a.sessions.Get(r.Context())
+	var page cartPage
+	for _, p := range products { // in catalogue order, not the map's
+		if q := s.Cart[p.ID]; q > 0 {
+			page.Lines = append(page.Lines, cartLine{p, q})
+		}
+	}
+	page.Products = products
+	a.render(w, r, http.StatusOK, "cart", page)
+}
+
+func (a *app) cartAdd(w http.ResponseWriter, r *http.Request) {
+	p, ok := productByID(r.PostFormValue("item"))
+	if !ok {
+		a.render(w, r, http.StatusBadRequest, "error", "There is no such item in the shop.")
+		return
+	}
+	err := a.sessions.Update(r.Context(), func(s *Session) {
+		if s.Cart == nil {
+			s.Cart = map[string]int{}
+		}
+		s.Cart[p.ID]++
+	})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	a.sessions.Flash(r.Context(), "success", p.Name+" added to your cart.")
+	redirect(w, r, "/cart")
+}
+
+// cartRemove takes one of the item out of the cart.
+func (a *app) cartRemove(w http.ResponseWriter, r *http.Request) {
+	p, ok := productByID(r.PostFormValue("item"))
+	if !ok {
+		a.render(w, r, http.StatusBadRequest, "error", "There is no such item in the shop.")
+		return
+	}
+	err := a.sessions.Update(r.Context(), func(s *Session) {
+		if s.Cart[p.ID] <= 1 {
+			delete(s.Cart, p.ID)
+			return
+		}
+		s.Cart[p.ID]--
+	})
+	if err != nil {
+		a.serverError(w, r, err)
+		return
+	}
+	redirect(w, r, "/cart")
+}
