@@ -10,6 +10,7 @@ package scsession
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -199,7 +200,8 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 }
 
 // Update changes the request's session: fn gets the current value, and what
-// it leaves there is saved with the response. Later Get and Update calls in
+// it leaves there is saved with the response; an fn that changes nothing
+// costs no store write. Later Get and Update calls in
 // the same request see the change. Update returns ErrCommitted once the
 // response has started, ErrSkipped on a skipped request, and the store's
 // error if the session could not be loaded.
@@ -226,6 +228,9 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 	b, err := encodeData(&v)
 	if err != nil {
 		return err
+	}
+	if bytes.Equal(b, s.env.data) {
+		return nil // nothing changed: nothing to save, as if fn had not run
 	}
 	s.env.data = b
 	s.updates = append(s.updates, fn)

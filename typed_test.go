@@ -161,6 +161,25 @@ func TestStoreTraffic(t *testing.T) {
 	}
 }
 
+func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm)
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) {
+			if u.Name == "" { // "make sure there is a CSRF token", say
+				u.Name = "ann"
+			}
+		})
+	}))
+	c := newClient(t)
+	c.get(url)
+	st.counts()
+	r := c.get(url)
+	if _, commits, _ := st.counts(); commits != 0 || r.header.Get("Set-Cookie") != "" {
+		t.Fatalf("an Update that changed nothing: %d store writes, Set-Cookie %q; want none", commits, r.header.Get("Set-Cookie"))
+	}
+}
+
 func TestUpdateAfterResponseStartedReturnsErrCommitted(t *testing.T) {
 	sm, _ := newSM()
 	var logs logBuffer
@@ -293,7 +312,7 @@ func TestRememberMe(t *testing.T) {
 	sm.Cookie.Persist = false
 	m := New[user](sm)
 	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.Update(r.Context(), func(u *user) { u.Name = "ann" })
+		m.Update(r.Context(), func(u *user) { u.UserID++ }) // a save on every request
 		if r.URL.Query().Has("remember") {
 			m.RememberMe(r.Context(), true)
 		}
