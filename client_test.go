@@ -26,8 +26,10 @@ type user struct {
 	Prefs  map[string]string
 }
 
-// client is a browser in miniature: one cookie jar, no redirects followed
-// unless asked, assertions on what comes back.
+// client is a browser in miniature: one cookie jar, no redirects followed,
+// assertions on what comes back. Cookies ignore ports, so one client
+// visiting two test servers on 127.0.0.1 sends both the same cookie, as a
+// browser does behind a load balancer.
 type client struct {
 	t    testing.TB
 	jar  *cookiejar.Jar
@@ -50,9 +52,23 @@ type response struct {
 	status int
 	body   string
 	header http.Header
+	took   time.Duration
 }
 
 func (c *client) do(method, rawURL string, header ...string) response {
+	c.t.Helper()
+	return c.send(c.http, method, rawURL, header...)
+}
+
+// replay sends a request with the given session cookie value instead of the
+// jar's, as an attacker holding an old cookie would.
+func (c *client) replay(method, rawURL, cookie string) response {
+	c.t.Helper()
+	bare := &http.Client{Timeout: c.http.Timeout, CheckRedirect: c.http.CheckRedirect}
+	return c.send(bare, method, rawURL, "Cookie", (&http.Cookie{Name: "session", Value: cookie}).String())
+}
+
+func (c *client) send(hc *http.Client, method, rawURL string, header ...string) response {
 	c.t.Helper()
 	req, err := http.NewRequest(method, rawURL, nil)
 	if err != nil {
@@ -61,7 +77,8 @@ func (c *client) do(method, rawURL string, header ...string) response {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := c.http.Do(req)
+	start := time.Now()
+	resp, err := hc.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, rawURL, err)
 	}
@@ -70,7 +87,7 @@ func (c *client) do(method, rawURL string, header ...string) response {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return response{status: resp.StatusCode, body: string(b), header: resp.Header}
+	return response{status: resp.StatusCode, body: string(b), header: resp.Header, took: time.Since(start)}
 }
 
 func (c *client) get(rawURL string, header ...string) response {

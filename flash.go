@@ -18,15 +18,11 @@ type Flash struct {
 // calls Flashes, typically after a redirect. The message is lost, and logged,
 // if the response has already started or the request is skipped.
 func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
-	s := m.from(ctx)
-	if s.skipped {
+	s, err := m.begin(ctx)
+	if err != nil {
 		return
 	}
-	s.mu.Lock()
 	defer m.unlock(ctx, s)
-	if m.writable(ctx, s) != nil {
-		return
-	}
 	f := Flash{Kind: kind, Message: message}
 	s.env.flashes = append(s.env.flashes, f)
 	s.added = append(s.added, f)

@@ -211,15 +211,11 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 // so write fn in terms of *T, such as appending to a cart, not of values read
 // earlier in the handler.
 func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
-	s := m.from(ctx)
-	if s.skipped {
-		return ErrSkipped
-	}
-	s.mu.Lock()
-	defer m.unlock(ctx, s)
-	if err := m.writable(ctx, s); err != nil {
+	s, err := m.begin(ctx)
+	if err != nil {
 		return err
 	}
+	defer m.unlock(ctx, s)
 	v, err := decodeData[T](s.env.data)
 	if err != nil {
 		m.repair(s, v, err)
@@ -243,15 +239,11 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 // Call it when the user logs in or changes privilege, against session
 // fixation. The absolute lifetime starts again, as in scs.
 func (m *Manager[T]) RenewToken(ctx context.Context) error {
-	s := m.from(ctx)
-	if s.skipped {
-		return ErrSkipped
-	}
-	s.mu.Lock()
-	defer m.unlock(ctx, s)
-	if err := m.writable(ctx, s); err != nil {
+	s, err := m.begin(ctx)
+	if err != nil {
 		return err
 	}
+	defer m.unlock(ctx, s)
 	if s.token != "" {
 		if s.old == "" {
 			s.old = s.token // deleted once the new token is saved, so a failed save loses nothing
@@ -299,15 +291,11 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 // it is scs's RememberMe for typed sessions. With Cookie.Persist true, every
 // session cookie is persistent already.
 func (m *Manager[T]) RememberMe(ctx context.Context, remember bool) error {
-	s := m.from(ctx)
-	if s.skipped {
-		return ErrSkipped
-	}
-	s.mu.Lock()
-	defer m.unlock(ctx, s)
-	if err := m.writable(ctx, s); err != nil {
+	s, err := m.begin(ctx)
+	if err != nil {
 		return err
 	}
+	defer m.unlock(ctx, s)
 	s.env.remember, s.remember, s.rememberSet = remember, remember, true
 	return nil
 }
@@ -331,12 +319,25 @@ func (m *Manager[T]) unlock(ctx context.Context, s *session[T]) {
 	}
 }
 
-// writable reports why s cannot be changed now, if it cannot. s.mu is held.
-func (m *Manager[T]) writable(ctx context.Context, s *session[T]) error {
-	if s.committed {
-		return m.late(s)
+// begin locks the request's session for a change, loading it first, or
+// says why it cannot be changed now. Unlock it with m.unlock.
+func (m *Manager[T]) begin(ctx context.Context) (*session[T], error) {
+	s := m.from(ctx)
+	if s.skipped {
+		return nil, ErrSkipped
 	}
-	return m.load(ctx, s)
+	s.mu.Lock()
+	var err error
+	if s.committed {
+		err = m.late(s)
+	} else {
+		err = m.load(ctx, s)
+	}
+	if err != nil {
+		m.unlock(ctx, s)
+		return nil, err
+	}
+	return s, nil
 }
 
 func (m *Manager[T]) late(s *session[T]) error {

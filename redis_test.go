@@ -6,9 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -159,80 +157,6 @@ func (app *redisApp) eventCount(kind EventKind) int {
 	return n
 }
 
-// browser is a client with one cookie jar. Cookies ignore ports, so one
-// browser visiting two test servers on 127.0.0.1 sends both the same cookie,
-// as a browser does behind a load balancer.
-type browser struct {
-	t   *testing.T
-	jar *cookiejar.Jar
-	hc  *http.Client
-}
-
-type reply struct {
-	status int
-	body   string
-	header http.Header
-	took   time.Duration
-}
-
-func newBrowser(t *testing.T) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The client timeout is far above anything Redis should cost: a request
-	// that hangs fails the test instead of the test run.
-	return &browser{t: t, jar: jar, hc: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
-}
-
-func (b *browser) get(url string) reply  { b.t.Helper(); return b.send(http.MethodGet, url, nil) }
-func (b *browser) post(url string) reply { b.t.Helper(); return b.send(http.MethodPost, url, nil) }
-
-// replay sends a request with the given session cookie value instead of the
-// jar's, as an attacker holding an old cookie would.
-func (b *browser) replay(method, url, cookie string) reply {
-	b.t.Helper()
-	return b.send(method, url, &http.Cookie{Name: "session", Value: cookie})
-}
-
-func (b *browser) send(method, rawURL string, cookie *http.Cookie) reply {
-	b.t.Helper()
-	req, err := http.NewRequest(method, rawURL, nil)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	hc := b.hc
-	if cookie != nil {
-		req.AddCookie(cookie)
-		hc = &http.Client{Timeout: b.hc.Timeout}
-	}
-	start := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return reply{status: resp.StatusCode, body: string(body), header: resp.Header, took: time.Since(start)}
-}
-
-// cookie returns the browser's session cookie value for rawURL, or "".
-func (b *browser) cookie(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for _, c := range b.jar.Cookies(u) {
-		if c.Name == "session" {
-			return c.Value
-		}
-	}
-	return ""
-}
-
 // redisKey is where redisstore keeps the session a cookie value names: the
 // token, without the signature WithSigningKeys adds, under "scs:session:".
 func redisKey(cookie string) string {
@@ -241,7 +165,7 @@ func redisKey(cookie string) string {
 }
 
 // expect fails the test unless r has the status and body.
-func expect(t *testing.T, what string, r reply, status int, body string) {
+func expect(t *testing.T, what string, r response, status int, body string) {
 	t.Helper()
 	if r.status != status || r.body != body {
 		t.Fatalf("%s: got %d %q, want %d %q", what, r.status, r.body, status, body)
@@ -249,7 +173,7 @@ func expect(t *testing.T, what string, r reply, status int, body string) {
 }
 
 // expect500 fails the test unless the ErrorFunc answered r.
-func expect500(t *testing.T, what string, r reply) {
+func expect500(t *testing.T, what string, r response) {
 	t.Helper()
 	if r.status != http.StatusInternalServerError || !strings.Contains(r.body, "session store unavailable") {
 		t.Fatalf("%s: got %d %q, want the ErrorFunc's 500", what, r.status, r.body)
@@ -261,7 +185,7 @@ func expect500(t *testing.T, what string, r reply) {
 // twoInstances starts one Redis and two instances of the app on it, each with
 // its own SessionManager and pool, once without and once with signing keys
 // (the same on both), and runs test on them with one browser.
-func twoInstances(t *testing.T, test func(t *testing.T, a, b *redisApp, c *browser)) {
+func twoInstances(t *testing.T, test func(t *testing.T, a, b *redisApp, c *client)) {
 	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef"), []byte("an older key, still accepted....")}
 	for _, tc := range []struct {
 		name string
@@ -274,13 +198,13 @@ func twoInstances(t *testing.T, test func(t *testing.T, a, b *redisApp, c *brows
 			srv := startRedis(t)
 			a := newRedisApp(t, srv.Pool(), nil, tc.opts...)
 			b := newRedisApp(t, srv.Pool(), nil, tc.opts...)
-			test(t, a, b, newBrowser(t))
+			test(t, a, b, newClient(t))
 		})
 	}
 }
 
 func TestRedisLoginOnOneInstanceIsSeenOnOther(t *testing.T) {
-	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *client) {
 		expect(t, "login on A", c.post(a.URL+"/login?user=alice"), 200, "user=alice visits=0")
 		expect(t, "read on B", c.get(b.URL+"/whoami"), 200, "user=alice visits=0")
 		expect(t, "write on B", c.post(b.URL+"/visit"), 200, "user=alice visits=1")
@@ -289,7 +213,7 @@ func TestRedisLoginOnOneInstanceIsSeenOnOther(t *testing.T) {
 }
 
 func TestRedisRenewTokenOnOneInstanceKillsOldTokenOnOther(t *testing.T) {
-	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *client) {
 		expect(t, "login on A", c.post(a.URL+"/login?user=alice"), 200, "user=alice visits=0")
 		old := c.cookie(a.URL)
 		expect(t, "renew on B", c.post(b.URL+"/renew"), 200, "user=alice visits=0")
@@ -313,7 +237,7 @@ func TestRedisRenewTokenOnOneInstanceKillsOldTokenOnOther(t *testing.T) {
 }
 
 func TestRedisDestroyOnOneInstanceLogsOutOnBoth(t *testing.T) {
-	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *client) {
 		expect(t, "login on B", c.post(b.URL+"/login?user=alice"), 200, "user=alice visits=0")
 		old := c.cookie(a.URL)
 		expect(t, "logout on A", c.post(a.URL+"/logout"), 200, "bye")
@@ -327,7 +251,7 @@ func TestRedisDestroyOnOneInstanceLogsOutOnBoth(t *testing.T) {
 }
 
 func TestRedisFlashSetOnOneInstanceIsShownOnceOnOther(t *testing.T) {
-	twoInstances(t, func(t *testing.T, a, b *redisApp, c *browser) {
+	twoInstances(t, func(t *testing.T, a, b *redisApp, c *client) {
 		expect(t, "flash on A", c.post(a.URL+"/flash?msg=saved"), 200, "")
 		expect(t, "flash on A", c.post(a.URL+"/flash?msg=sent"), 200, "")
 		expect(t, "flashes on B", c.get(b.URL+"/flashes"), 200, "saved,sent")
@@ -382,7 +306,7 @@ func TestRedisKeyTTLFollowsTheSession(t *testing.T) {
 			app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) {
 				sm.Lifetime, sm.IdleTimeout, sm.Cookie.Persist = tc.lifetime, tc.idle, tc.persist
 			})
-			c := newBrowser(t)
+			c := newClient(t)
 			r := c.post(app.URL + "/login?user=alice")
 			if tc.remember != "" {
 				r = c.post(app.URL + "/remember?on=" + tc.remember)
@@ -426,7 +350,7 @@ func TestRedisExpiredSessionReadsAsNew(t *testing.T) {
 			app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) {
 				sm.Lifetime, sm.IdleTimeout = tc.lifetime, tc.idle
 			})
-			c := newBrowser(t)
+			c := newClient(t)
 			expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 			cookie := c.cookie(app.URL)
 			time.Sleep(time.Second + 200*time.Millisecond)
@@ -444,7 +368,7 @@ func TestRedisReadsPushBackIdleExpiry(t *testing.T) {
 	t.Parallel()
 	srv := startRedis(t)
 	app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) { sm.IdleTimeout = time.Second })
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 	key := redisKey(c.cookie(app.URL))
 	time.Sleep(400 * time.Millisecond)
@@ -463,7 +387,7 @@ func TestRedisReadsPushBackIdleExpiry(t *testing.T) {
 func TestRedisStalledServerFailsRequestsFast(t *testing.T) {
 	srv := startRedis(t)
 	app := newRedisApp(t, srv.Pool(), nil)
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 
 	srv.Pause() // if the test fails while paused, srv.Stop resumes it to stop it
@@ -479,9 +403,9 @@ func TestRedisStalledServerFailsRequestsFast(t *testing.T) {
 	} {
 		b := c
 		if tc.fresh {
-			b = newBrowser(t)
+			b = newClient(t)
 		}
-		r := b.send(tc.method, app.URL+tc.path, nil)
+		r := b.do(tc.method, app.URL+tc.path)
 		t.Logf("stalled Redis, %s: %d after %v", tc.name, r.status, r.took.Round(time.Millisecond))
 		if r.status != tc.wantStatus {
 			t.Errorf("%s: got %d %q, want %d", tc.name, r.status, r.body, tc.wantStatus)
@@ -508,7 +432,7 @@ func TestRedisRestartKeepsSessions(t *testing.T) {
 	srv := startRedis(t, "--appendonly", "yes", "--appendfsync", "always")
 	pool := srv.Pool()
 	app := newRedisApp(t, pool, nil)
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 	expect(t, "visit", c.post(app.URL+"/visit"), 200, "user=alice visits=1")
 
@@ -518,7 +442,7 @@ func TestRedisRestartKeepsSessions(t *testing.T) {
 	idle := pool.Stats().IdleCount
 	srv.Stop()
 	srv.Start()
-	var r reply
+	var r response
 	failed := 0
 	for range idle + 1 {
 		if r = c.get(app.URL + "/whoami"); r.status == 200 {
@@ -543,7 +467,7 @@ func TestRedisRestartKeepsSessions(t *testing.T) {
 func TestRedisFullMemoryFailsWritesAndKeepsData(t *testing.T) {
 	srv := startRedis(t, "--maxmemory-policy", "noeviction")
 	app := newRedisApp(t, srv.Pool(), nil)
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 
 	// Allow a little more than Redis uses now, then fill it up.
@@ -606,7 +530,7 @@ func TestRedisGarbageUnderSessionKeyGivesFreshSession(t *testing.T) {
 		{"flash count past the end", append(append([]byte(magic), make([]byte, 33)...), 0xff, 0x7f)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := newBrowser(t)
+			c := newClient(t)
 			expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 			old := c.cookie(app.URL)
 			srv.Do("SET", redisKey(old), tc.value)
@@ -628,7 +552,7 @@ func TestRedisGarbageUnderSessionKeyGivesFreshSession(t *testing.T) {
 func TestRedisDownAtStartupFailsUntilItComesUp(t *testing.T) {
 	srv := newRedis(t) // not started
 	app := newRedisApp(t, srv.Pool(), nil)
-	c := newBrowser(t)
+	c := newClient(t)
 
 	expect(t, "no session use", c.get(app.URL+"/static"), 200, "static")
 	expect(t, "read without a cookie", c.get(app.URL+"/whoami"), 200, "user= visits=0")
@@ -766,12 +690,12 @@ func TestRedisRoundTripsPerRequest(t *testing.T) {
 				var trips tripCounter
 				pool := countingPool(t, srv.Addr, &trips)
 				app := newRedisApp(t, pool, func(sm *scs.SessionManager) { sm.IdleTimeout, sm.Store = tc.idle, st.store(pool) })
-				c := newBrowser(t)
+				c := newClient(t)
 				if tc.session {
 					expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 				}
 				trips.take()
-				if r := c.send(tc.method, app.URL+tc.path, nil); r.status != 200 {
+				if r := c.do(tc.method, app.URL+tc.path); r.status != 200 {
 					t.Fatalf("got %d %q", r.status, r.body)
 				}
 				got := trips.take()
@@ -794,7 +718,7 @@ func TestRedisIdleRefreshKeepsMostReadsToOneRoundTrip(t *testing.T) {
 	)
 	var trips tripCounter
 	app := newRedisApp(t, countingPool(t, srv.Addr, &trips), func(sm *scs.SessionManager) { sm.IdleTimeout = idle })
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 	trips.take()
 
@@ -833,7 +757,7 @@ func TestRedisIdleRefreshKeepsMostReadsToOneRoundTrip(t *testing.T) {
 func TestRedisOutageDoesNotFailRequestsThatNeverUseTheSession(t *testing.T) {
 	srv := startRedis(t)
 	app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) { sm.IdleTimeout = time.Hour })
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 
 	srv.Stop()
@@ -847,7 +771,7 @@ func TestRedisOutageDoesNotFailRequestsThatNeverUseTheSession(t *testing.T) {
 func TestRedisRenewTokenWhoseSaveFailsKeepsTheOldSession(t *testing.T) {
 	srv := startRedis(t, "--maxmemory-policy", "noeviction")
 	app := newRedisApp(t, srv.Pool(), nil)
-	c := newBrowser(t)
+	c := newClient(t)
 	expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 	srv.Do("CONFIG", "SET", "maxmemory", 1) // every write is now refused
 
