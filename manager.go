@@ -156,8 +156,9 @@ func (s *session[T]) changed() bool {
 // the store the first time a handler asks for it, and saves it (and sets the
 // cookie) just before the response is written if it changed.
 //
-// If the store fails, the response is replaced by the SessionManager's
-// ErrorFunc (by default a 500 and a log line), whatever the handler wrote.
+// If the store fails while the handler reads or changes the session, the
+// response is replaced by the SessionManager's ErrorFunc (by default a 500
+// and a log line), whatever the handler wrote.
 func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, skip := range m.cfg.skip {
@@ -200,11 +201,11 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 }
 
 // Update changes the request's session: fn gets the current value, and what
-// it leaves there is saved with the response; an fn that changes nothing
-// costs no store write. Later Get and Update calls in
-// the same request see the change. Update returns ErrCommitted once the
-// response has started, ErrSkipped on a skipped request, and the store's
-// error if the session could not be loaded.
+// it leaves there is saved with the response (an fn that changes nothing
+// costs no store write). Later Get and Update calls in the same request see
+// the change. Update returns ErrCommitted once the response has started,
+// ErrSkipped on a skipped request, and the store's error if the session
+// could not be loaded.
 //
 // If another request saved the session after this one read it, fn runs again
 // on the newer data before the save (see the README's "Concurrent requests"),
@@ -233,11 +234,12 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 	return nil
 }
 
-// RenewToken gives the session a new token while keeping its data, and
-// deletes the old token from the store (once the new one is saved, with the
-// response) so that it reads nothing afterwards.
-// Call it when the user logs in or changes privilege, against session
-// fixation. The absolute lifetime starts again, as in scs.
+// RenewToken gives the session a new token while keeping its data. The old
+// token is deleted from the store once the new one is saved, with the
+// response, so that it reads nothing afterwards; if that save fails, the old
+// session is still there. Call RenewToken when the user logs in or changes
+// privilege, against session fixation. The absolute lifetime starts again,
+// as in scs.
 func (m *Manager[T]) RenewToken(ctx context.Context) error {
 	s, err := m.begin(ctx)
 	if err != nil {
