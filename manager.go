@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,7 +41,8 @@ var ErrSkipped = errors.New("scsession: sessions are skipped for this request (W
 type Manager[T any] struct {
 	sessions *scs.SessionManager
 	cfg      config
-	shape    uint64      // fingerprint of T, to notice data written by another version of it
+	shape    uint64 // fingerprint of T, to notice data written by another version of it
+	cache    *decodeCache[T]
 	skipped  *session[T] // shared by every skipped request; never changed
 }
 
@@ -103,7 +105,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if _, err := json.Marshal(&zero); err != nil {
 		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, err))
 	}
-	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), skipped: &session[T]{skipped: true}}
+	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), skipped: &session[T]{skipped: true}}
 	for _, opt := range opts {
 		opt(&m.cfg)
 	}
@@ -144,6 +146,7 @@ type session[T any] struct {
 	committed   bool    // saved with the response headers; no more changes
 	skipped     bool    // WithSkip excluded this request
 	events      []Event // emitted after the lock is released
+	w           responseWriter[T]
 }
 
 // changed reports whether the request made changes that must not be lost.
@@ -168,13 +171,13 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 			}
 		}
 		s := &session[T]{}
-		if c, err := r.Cookie(m.sessions.Cookie.Name); err == nil {
-			s.token, s.stale = m.verify(r.Context(), c.Value)
+		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
+			s.token, s.stale = m.verify(r.Context(), value)
 		}
 		r = r.WithContext(context.WithValue(r.Context(), m, s))
-		sw := &responseWriter[T]{ResponseWriter: w, m: m, r: r, s: s}
-		next.ServeHTTP(sw, r)
-		sw.commit()
+		s.w = responseWriter[T]{ResponseWriter: w, m: m, r: r, s: s}
+		next.ServeHTTP(&s.w, r)
+		s.w.commit()
 	})
 }
 
@@ -193,7 +196,7 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 	if m.load(ctx, s) != nil {
 		return v
 	}
-	v, err := decodeData[T](s.env.data)
+	v, err := m.cache.decode(s.env.data)
 	if err != nil {
 		m.repair(s, v, err)
 	}
@@ -217,7 +220,7 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 		return err
 	}
 	defer m.unlock(ctx, s)
-	v, err := decodeData[T](s.env.data)
+	v, err := m.cache.decode(s.env.data)
 	if err != nil {
 		m.repair(s, v, err)
 	}
@@ -231,6 +234,7 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 	}
 	s.env.data = b
 	s.updates = append(s.updates, fn)
+	m.cache.put(b, &v)
 	return nil
 }
 
@@ -492,7 +496,7 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 		return err
 	}
 	if len(s.updates) > 0 {
-		v, _ := decodeData[T](env.data) // what still fits, as on load
+		v, _ := m.cache.decode(env.data) // what still fits, as on load
 		for _, fn := range s.updates {
 			fn(&v)
 		}
@@ -530,6 +534,23 @@ func (m *Manager[T]) expiry(e *envelope) time.Time {
 		}
 	}
 	return e.deadline
+}
+
+// cookieValue returns the value of the first cookie called name, as
+// r.Cookie does, without allocating: the value is checked by verify.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && k == name {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v, true
+			}
+		}
+	}
+	return "", false
 }
 
 // writeCookie sets the session cookie as scs does; an empty token expires it.

@@ -89,12 +89,19 @@ func isToken(s string) bool {
 		return false
 	}
 	for i := range len(s) {
-		if strings.IndexByte(b64url, s[i]) < 0 {
+		if !isB64url[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+var isB64url = func() (t [256]bool) {
+	for _, c := range []byte(b64url) {
+		t[c] = true
+	}
+	return t
+}()
 
 func newToken() string {
 	b := make([]byte, tokenBytes)
