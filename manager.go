@@ -131,6 +131,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 type session[T any] struct {
 	mu          sync.Mutex
 	token       string // "" until the store knows the session or a token is made
+	held        string // the token the client's cookie carries, verified
 	loaded      bool
 	loadErr     error
 	read        []byte   // what the store held for token when last read; nil for nothing
@@ -173,6 +174,7 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 		s := &session[T]{}
 		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
 			s.token, s.stale = m.verify(r.Context(), value)
+			s.held = s.token
 		}
 		r = r.WithContext(context.WithValue(r.Context(), m, s))
 		s.w = responseWriter[T]{ResponseWriter: w, m: m, r: r, s: s}
@@ -412,11 +414,11 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	defer m.unlock(ctx, s)
 	s.committed = true
 	err := s.loadErr // only a load the handler asked for fails the response
-	if s.token != "" && !s.loaded && (m.sessions.IdleTimeout > 0 || s.stale) {
-		// An idle refresh or a re-signed cookie needs the stored expiry; both
-		// can wait for a later request if the store fails now.
+	if s.token != "" && !s.loaded && s.stale {
+		// Re-signing needs the stored expiry; it can wait for a later
+		// request if the store fails now.
 		if lerr := m.load(ctx, s); lerr != nil {
-			m.cfg.logger.WarnContext(ctx, "scsession: idle refresh skipped", slog.String("error", lerr.Error()))
+			m.cfg.logger.WarnContext(ctx, "scsession: cookie not re-signed", slog.String("error", lerr.Error()))
 		}
 	}
 	now := time.Now()
@@ -473,7 +475,9 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 					return fmt.Errorf("scsession: renewing token: %w", err)
 				}
 			}
-			m.writeCookie(w, s.token, expiry, s.env.remember)
+			if m.cookieChanged(s) {
+				m.writeCookie(w, s.token, expiry, s.env.remember)
+			}
 			return nil
 		case !s.changed():
 			return nil // a refresh or a repair only, and a newer save did it too
@@ -511,6 +515,13 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 	}
 	s.read, s.env = cur, env
 	return nil
+}
+
+// cookieChanged reports whether the cookie the client holds differs from the
+// one a save would set: another token, another signature, another expiry
+// (with IdleTimeout, every save moves it) or another persistence.
+func (m *Manager[T]) cookieChanged(s *session[T]) bool {
+	return s.token != s.held || s.stale || s.rememberSet || m.sessions.IdleTimeout > 0
 }
 
 func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {

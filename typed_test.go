@@ -155,9 +155,12 @@ func TestStoreTraffic(t *testing.T) {
 			t.Errorf("GET %s rewrote the cookie: %q", tt.path, sc)
 		}
 	}
-	c.post(url + "/add?item=jam")
+	r := c.post(url + "/add?item=jam")
 	if finds, commits, _ := st.counts(); finds != 1 || commits != 1 {
 		t.Errorf("a write: %d finds, %d commits; want 1, 1", finds, commits)
+	}
+	if sc := r.header.Get("Set-Cookie"); sc != "" {
+		t.Errorf("a write re-sent the cookie the client holds: %q", sc)
 	}
 }
 
@@ -316,6 +319,9 @@ func TestRememberMe(t *testing.T) {
 		if r.URL.Query().Has("remember") {
 			m.RememberMe(r.Context(), true)
 		}
+		if r.URL.Query().Has("renew") {
+			m.RenewToken(r.Context())
+		}
 	}))
 	c := newClient(t)
 	if sc := c.get(url).header.Get("Set-Cookie"); strings.Contains(sc, "Max-Age") {
@@ -324,8 +330,11 @@ func TestRememberMe(t *testing.T) {
 	if sc := c.get(url + "?remember").header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age=86400") {
 		t.Errorf("RememberMe(true) cookie %q, want Max-Age=86400", sc)
 	}
-	if sc := c.get(url).header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age") {
-		t.Errorf("RememberMe was forgotten on the next request: %q", sc)
+	if sc := c.get(url).header.Get("Set-Cookie"); sc != "" {
+		t.Errorf("a save that changes nothing about the cookie sent it again: %q", sc)
+	}
+	if sc := c.get(url + "?renew").header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age") {
+		t.Errorf("RememberMe was forgotten by the next cookie: %q", sc)
 	}
 }
 
@@ -352,7 +361,7 @@ func TestLifetimeAndIdleTimeoutExpireSessions(t *testing.T) {
 			for end := time.Now().Add(tt.wait); time.Now().Before(end); {
 				time.Sleep(tt.wait / 4)
 				if tt.keepAlive {
-					c.get(url + "/nothing")
+					c.get(url + "/get")
 				}
 			}
 			got := c.get(url + "/get").body
@@ -379,7 +388,11 @@ func TestIdleRefreshIsThrottled(t *testing.T) {
 		t.Fatalf("20 reads right after a write made %d store writes, want 0", commits)
 	}
 	time.Sleep(250 * time.Millisecond)
-	r := c.get(url + "/nothing")
+	c.get(url + "/nothing")
+	if _, commits, _ := st.counts(); commits != 0 {
+		t.Fatalf("a request that never used the session made %d store writes; only use keeps a session alive", commits)
+	}
+	r := c.get(url + "/get")
 	if _, commits, _ := st.counts(); commits != 1 {
 		t.Fatalf("a request after the refresh interval made %d store writes, want 1", commits)
 	}
