@@ -71,23 +71,29 @@ func (m *Manager[T]) swap(ctx context.Context, token string, old, b []byte, expi
 	case SwapStore:
 		return st.CompareAndSwap(ctx, key, old, b, expiry)
 	case *memstore.MemStore:
-		h := fnv.New32a()
-		h.Write([]byte(key))
-		mu := &memLocks[h.Sum32()%uint32(len(memLocks))]
-		mu.Lock()
-		defer mu.Unlock()
-		cur, found, err := st.Find(key)
-		if err != nil {
-			return nil, false, err
-		}
-		if !found {
-			cur = nil
-		}
-		if (cur == nil) != (old == nil) || !bytes.Equal(cur, old) {
-			return cur, false, nil
-		}
-		return nil, true, st.Commit(key, b, expiry)
+		return swapMem(st, key, old, b, expiry)
 	default:
 		return nil, true, m.store(ctx, token, b, expiry)
 	}
+}
+
+// swapMem is SwapStore's CompareAndSwap for scs's memstore, atomic among
+// the Managers of this process.
+func swapMem(st *memstore.MemStore, key string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	mu := &memLocks[h.Sum32()%uint32(len(memLocks))]
+	mu.Lock()
+	defer mu.Unlock()
+	cur, found, err := st.Find(key)
+	if err != nil {
+		return nil, false, err
+	}
+	if !found {
+		cur = nil
+	}
+	if (cur == nil) != (old == nil) || !bytes.Equal(cur, old) {
+		return cur, false, nil
+	}
+	return nil, true, st.Commit(key, b, expiry)
 }
