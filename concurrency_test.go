@@ -1,6 +1,8 @@
 package scsession
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -173,5 +175,36 @@ func TestLogoutRacingASlowRequestNeverResurrectsTheSession(t *testing.T) {
 				t.Fatalf("only %d tries in the time allowed", done)
 			}
 		})
+	}
+}
+
+// busyStore is a store where some other request always saved first.
+type busyStore struct {
+	*memstore.MemStore
+	swaps int
+}
+
+func (s *busyStore) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
+	s.swaps++
+	newer := (&envelope{deadline: expiry, data: []byte(fmt.Sprintf(`{"UserID":%d}`, s.swaps))}).encode()
+	return newer, false, nil
+}
+
+func TestEndlessConflictsFailThroughTheErrorFunc(t *testing.T) {
+	store := &busyStore{MemStore: memstore.NewWithCleanupInterval(0)}
+	sm := scs.New()
+	sm.Store = store
+	var gotErr error
+	sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		gotErr = err
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+	}
+	m := New[user](sm, WithLogger(discard))
+	url := serve(t, m, userApp(m))
+	if r := newClient(t).post(url + "/add?item=tea"); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("a save that never wins answered %d %q", r.status, r.body)
+	}
+	if !errors.Is(gotErr, ErrConflict) || store.swaps != maxAttempts {
+		t.Fatalf("ErrorFunc got %v after %d attempts; want ErrConflict after %d", gotErr, store.swaps, maxAttempts)
 	}
 }
