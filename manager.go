@@ -43,7 +43,9 @@ type Manager[T any] struct {
 	cfg      config
 	shape    uint64 // fingerprint of T, to notice data written by another version of it
 	cache    *decodeCache[T]
-	skipped  *session[T] // shared by every skipped request; never changed
+	userID   func(T) string // WithUserID's; nil without
+	index    UserIndexStore // where userID's answers are indexed; nil without
+	skipped  *session[T]    // shared by every skipped request; never changed
 }
 
 type config struct {
@@ -53,6 +55,7 @@ type config struct {
 	skip        []func(*http.Request) bool
 	idleRefresh time.Duration
 	refreshSet  bool
+	userID      any // WithUserID's func(T) string
 }
 
 // An Option configures a Manager. Options are applied in order by New.
@@ -117,6 +120,15 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if m.cfg.logger == nil {
 		m.cfg.logger = slog.Default()
 	}
+	if m.cfg.userID != nil {
+		var ok bool
+		if m.userID, ok = m.cfg.userID.(func(T) string); !ok {
+			panic(fmt.Sprintf("scsession: WithUserID was given a %T, but the Manager stores %T: write WithUserID(func(s %[2]T) string {...})", m.cfg.userID, zero))
+		}
+		if m.index = indexFor(sm.Store); m.index == nil {
+			panic(fmt.Sprintf("scsession: WithUserID needs a store that indexes sessions by user (scs's memstore, or scsession/redisstore for Redis); %T has no index", sm.Store))
+		}
+	}
 	sm.Codec = codec{}
 	return m
 }
@@ -144,6 +156,7 @@ type session[T any] struct {
 	destroyed   bool    // Destroy ran: expire the cookie unless a new session follows
 	stale       bool    // the cookie was signed with an older key: sign it again
 	old         string  // the token RenewToken replaced: deleted once the new one is saved
+	indexed     string  // the user the index has for the stored session (WithUserID)
 	committed   bool    // saved with the response headers; no more changes
 	skipped     bool    // WithSkip excluded this request
 	events      []Event // emitted after the lock is released
@@ -234,6 +247,9 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 	if bytes.Equal(b, s.env.data) {
 		return nil // nothing changed: nothing to save, as if fn had not run
 	}
+	if m.userID != nil {
+		s.env.user = m.userID(v)
+	}
 	s.env.data = b
 	s.updates = append(s.updates, fn)
 	m.cache.put(b, &v)
@@ -284,11 +300,16 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 		if err := m.delete(ctx, token); err != nil {
 			return fmt.Errorf("scsession: destroying session: %w", err)
 		}
+		if s.indexed != "" {
+			if err := m.index.RemoveUserSession(ctx, s.indexed, m.key(token)); err != nil {
+				return fmt.Errorf("scsession: destroying session: %w", err)
+			}
+		}
 	}
 	if s.token != "" {
 		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
 	}
-	s.token, s.old, s.read, s.env, s.loaded, s.loadErr = "", "", nil, m.fresh(), true, nil
+	s.token, s.old, s.indexed, s.read, s.env, s.loaded, s.loadErr = "", "", "", nil, m.fresh(), true, nil
 	s.updates, s.added, s.rememberSet, s.save, s.stale = nil, nil, false, false, false
 	s.destroyed = true
 	return nil
@@ -380,7 +401,7 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 			case time.Now().After(env.deadline):
 				// The store kept it past its lifetime: it is gone all the same.
 			default:
-				s.read, s.env = b, env
+				s.read, s.env, s.indexed = b, env, env.user
 				if env.shape != m.shape {
 					v, err := decodeData[T](env.data)
 					m.repair(s, v, errors.Join(errShape, err))
@@ -401,6 +422,9 @@ var errShape = errors.New("scsession: the stored session was written by another 
 func (m *Manager[T]) repair(s *session[T], v T, cause error) {
 	s.env.data, _ = encodeData(&v) // New checked that T encodes
 	s.env.shape = m.shape
+	if m.userID != nil {
+		s.env.user = m.userID(v)
+	}
 	s.save = true
 	s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
 }
@@ -425,6 +449,9 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	switch {
 	case err != nil:
 	case s.changed() || s.save || m.idleDue(s, now):
+		if m.userID != nil && s.env.agent == "" {
+			s.env.agent = agent(r) // for Sessions: the device that creates the session
+		}
 		err = m.save(ctx, w, s, now)
 	case s.destroyed:
 		m.writeCookie(w, "", time.Time{}, false)
@@ -457,6 +484,9 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	if isNew {
 		s.token = newToken()
 	}
+	if err := m.indexUser(ctx, s, isNew); err != nil {
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		s.env.touched = now
 		expiry := m.expiry(&s.env)
@@ -474,6 +504,9 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 				if err := m.delete(ctx, s.old); err != nil {
 					return fmt.Errorf("scsession: renewing token: %w", err)
 				}
+			}
+			if err := m.unindexUser(ctx, s); err != nil {
+				return err
 			}
 			if m.cookieChanged(s) {
 				m.writeCookie(w, s.token, expiry, s.env.remember)
@@ -499,6 +532,7 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 	if err != nil {
 		return err
 	}
+	s.indexed = env.user // the request that saved cur indexed it so
 	if len(s.updates) > 0 {
 		v, _ := m.cache.decode(env.data) // what still fits, as on load
 		for _, fn := range s.updates {
@@ -508,6 +542,9 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 			return err
 		}
 		env.shape = m.shape
+		if m.userID != nil {
+			env.user = m.userID(v)
+		}
 	}
 	env.flashes = append(env.flashes, s.added...)
 	if s.rememberSet {
@@ -515,6 +552,45 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 	}
 	s.read, s.env = cur, env
 	return nil
+}
+
+// indexUser records the session under its user before it is saved, when
+// that is news to the index: a new session or token, or another user. A
+// save that then fails leaves an entry that listing drops. s.mu is held.
+func (m *Manager[T]) indexUser(ctx context.Context, s *session[T], isNew bool) error {
+	if m.index == nil || s.env.user == "" || (s.env.user == s.indexed && !isNew && s.old == "") {
+		return nil
+	}
+	if err := m.index.AddUserSession(ctx, s.env.user, m.key(s.token), s.env.deadline); err != nil {
+		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
+	}
+	return nil
+}
+
+// unindexUser drops, after a save, the index entry the save made stale: the
+// old token's, or the previous user's. s.mu is held.
+func (m *Manager[T]) unindexUser(ctx context.Context, s *session[T]) error {
+	prev, key := s.indexed, m.key(s.token)
+	if s.old != "" {
+		key = m.key(s.old)
+	}
+	s.indexed = s.env.user
+	if m.index == nil || prev == "" || (prev == s.env.user && s.old == "") {
+		return nil
+	}
+	if err := m.index.RemoveUserSession(ctx, prev, key); err != nil {
+		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
+	}
+	return nil
+}
+
+// agent is what Sessions shows of the device that created a session.
+func agent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	return ua
 }
 
 // cookieChanged reports whether the cookie the client holds differs from the

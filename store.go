@@ -39,10 +39,14 @@ func (m *Manager[T]) store(ctx context.Context, token string, b []byte, expiry t
 }
 
 func (m *Manager[T]) delete(ctx context.Context, token string) error {
+	return m.deleteKey(ctx, m.key(token))
+}
+
+func (m *Manager[T]) deleteKey(ctx context.Context, key string) error {
 	if cs, ok := m.sessions.Store.(scs.CtxStore); ok {
-		return cs.DeleteCtx(ctx, m.key(token))
+		return cs.DeleteCtx(ctx, key)
 	}
-	return m.sessions.Store.Delete(m.key(token))
+	return m.sessions.Store.Delete(key)
 }
 
 // A SwapStore is an scs store that can save a session only if it still holds

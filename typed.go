@@ -16,16 +16,19 @@ import (
 // JSON. JSON because encoding/json decodes as much as still fits when T has
 // changed shape, and needs no gob.Register.
 //
-//	magic    4 bytes  "scs\x01"
+//	magic    4 bytes  "scs\x02" ("scs\x01": the same without user and agent)
 //	deadline 8 bytes  absolute expiry, Unix nanoseconds
 //	created  8 bytes  Unix nanoseconds
 //	touched  8 bytes  last write to the store, Unix nanoseconds
 //	shape    8 bytes  fingerprint of T's type when the data was written
 //	flags    1 byte   bit 0: RememberMe
+//	user     uvarint-prefixed: WithUserID's answer for the data
+//	agent    uvarint-prefixed: the User-Agent that created the session
 //	flashes  uvarint count, then per flash uvarint-prefixed kind and message
 //	data     the rest: T as JSON (empty for the zero T)
 const (
-	magic        = "scs\x01"
+	magic        = "scs\x02"
+	magicV1      = "scs\x01"
 	headerSize   = len(magic) + 8*4 + 1
 	flagRemember = 1 << 0
 )
@@ -39,12 +42,14 @@ type envelope struct {
 	touched  time.Time
 	shape    uint64
 	remember bool
+	user     string
+	agent    string
 	flashes  []Flash
 	data     []byte // T as JSON; may alias the store's memory, so never written to
 }
 
 func (e *envelope) encode() []byte {
-	n := headerSize + binary.MaxVarintLen64 + len(e.data)
+	n := headerSize + 3*binary.MaxVarintLen64 + len(e.user) + len(e.agent) + len(e.data)
 	for _, f := range e.flashes {
 		n += 2*binary.MaxVarintLen64 + len(f.Kind) + len(f.Message)
 	}
@@ -59,6 +64,8 @@ func (e *envelope) encode() []byte {
 		flags |= flagRemember
 	}
 	b = append(b, flags)
+	b = appendString(b, e.user)
+	b = appendString(b, e.agent)
 	b = binary.AppendUvarint(b, uint64(len(e.flashes)))
 	for _, f := range e.flashes {
 		b = appendString(b, f.Kind)
@@ -76,7 +83,7 @@ func appendString(b []byte, s string) []byte {
 // e.data is the JSON, sharing b's memory.
 func decodeEnvelope(b []byte) (envelope, error) {
 	var e envelope
-	if len(b) < headerSize || string(b[:len(magic)]) != magic {
+	if len(b) < headerSize || (string(b[:len(magic)]) != magic && string(b[:len(magic)]) != magicV1) {
 		return e, errNotOurs
 	}
 	p := b[len(magic):]
@@ -86,6 +93,15 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	e.shape = binary.BigEndian.Uint64(p[24:32])
 	e.remember = p[32]&flagRemember != 0
 	p = p[33:]
+	if string(b[:len(magic)]) == magic {
+		var ok bool
+		if e.user, p, ok = readString(p); !ok {
+			return envelope{}, errNotOurs
+		}
+		if e.agent, p, ok = readString(p); !ok {
+			return envelope{}, errNotOurs
+		}
+	}
 
 	count, n := binary.Uvarint(p)
 	if n <= 0 || count > uint64(len(p)) { // each flash takes at least two bytes

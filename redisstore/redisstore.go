@@ -11,6 +11,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	scsredis "github.com/alexedwards/scs/redisstore"
@@ -22,6 +23,7 @@ type Store struct {
 	scs    *scsredis.RedisStore
 	pool   *redis.Pool
 	prefix string
+	users  string // prefix of the per-user index keys
 }
 
 // New returns a Store on pool, with keys prefixed "scs:session:" as in scs.
@@ -32,9 +34,12 @@ func New(pool *redis.Pool) *Store {
 	return NewWithPrefix(pool, "scs:session:")
 }
 
-// NewWithPrefix is New with another key prefix.
+// NewWithPrefix is New with another key prefix. The per-user index of
+// scsession.WithUserID lives beside the sessions, in sorted sets under the
+// prefix with its "session:" replaced by "user:" ("scs:user:<user>").
 func NewWithPrefix(pool *redis.Pool, prefix string) *Store {
-	return &Store{scs: scsredis.NewWithPrefix(pool, prefix), pool: pool, prefix: prefix}
+	users := strings.TrimSuffix(prefix, "session:") + "user:"
+	return &Store{scs: scsredis.NewWithPrefix(pool, prefix), pool: pool, prefix: prefix, users: users}
 }
 
 // Find returns the session stored under token, as scs's RedisStore does.
@@ -99,4 +104,80 @@ func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte,
 		}
 	}
 	return cur, swapped == 1, nil
+}
+
+// addScript adds ARGV[2] to the sorted set KEYS[1] with score ARGV[1] (its
+// expiry, Unix ms), drops the members that have expired, and makes the set
+// itself expire with its last member.
+var addScript = redis.NewScript(1, `
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
+return 1
+`)
+
+// listScript returns the members of the sorted set KEYS[1] that have not
+// expired (ARGV[1], Unix ms) and whose session (prefix ARGV[2]) Redis still
+// holds, each followed by its data; it drops the others.
+var listScript = redis.NewScript(1, `
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+local out = {}
+for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+	local data = redis.call('GET', ARGV[2] .. key)
+	if data then
+		out[#out + 1] = key
+		out[#out + 1] = data
+	else
+		redis.call('ZREM', KEYS[1], key)
+	end
+end
+return out
+`)
+
+// AddUserSession records that the session under key belongs to user, in
+// the sorted set "scs:user:<user>", scored by expiry. It makes Store an
+// scsession.UserIndexStore, used by scsession.WithUserID.
+func (s *Store) AddUserSession(ctx context.Context, user, key string, expiry time.Time) error {
+	return s.do(ctx, func(c redis.Conn) error {
+		_, err := addScript.Do(c, s.users+user, expiry.UnixMilli(), key, time.Now().UnixMilli())
+		return err
+	})
+}
+
+// RemoveUserSession forgets that the session under key belongs to user.
+func (s *Store) RemoveUserSession(ctx context.Context, user, key string) error {
+	return s.do(ctx, func(c redis.Conn) error {
+		_, err := c.Do("ZREM", s.users+user, key)
+		return err
+	})
+}
+
+// UserSessions returns, by key, the data of the user's sessions that Redis
+// still holds, in one round trip, and forgets the others. The script reads
+// session keys it is not given as KEYS, which Redis Cluster does not allow:
+// use a single Redis (with replicas if need be).
+func (s *Store) UserSessions(ctx context.Context, user string) (map[string][]byte, error) {
+	var out map[string][]byte
+	err := s.do(ctx, func(c redis.Conn) error {
+		reply, err := redis.ByteSlices(listScript.Do(c, s.users+user, time.Now().UnixMilli(), s.prefix))
+		if err != nil {
+			return err
+		}
+		out = make(map[string][]byte, len(reply)/2)
+		for i := 0; i+1 < len(reply); i += 2 {
+			out[string(reply[i])] = reply[i+1]
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) do(ctx context.Context, fn func(redis.Conn) error) error {
+	conn, err := s.pool.GetContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(conn)
 }

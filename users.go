@@ -1,0 +1,281 @@
+package scsession
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2/memstore"
+)
+
+// WithUserID tells the Manager which user a session belongs to: id returns
+// the user's ID for a session value, "" for an anonymous one. It enables
+// Sessions, Revoke, RevokeOthers and RevokeUser, through an index from users
+// to their sessions that the store keeps beside the sessions (scs's memstore
+// and scsession/redisstore have one; New panics for a store without).
+//
+// The index changes when a session's user does (typically at login), when
+// its token is renewed and when it is destroyed: a request that changes
+// neither costs nothing more.
+func WithUserID[T any](id func(T) string) Option {
+	return func(c *config) { c.userID = id }
+}
+
+// A SessionInfo describes one of a user's sessions, as Sessions lists them.
+type SessionInfo struct {
+	ID       string    // opaque, for Revoke; never the token
+	Created  time.Time // when the session was created
+	LastSeen time.Time // its last save; with IdleTimeout, within the idle refresh interval
+	Expires  time.Time // when it ends unless used again
+	Agent    string    // the User-Agent of the request that created it
+	Current  bool      // it is the session of the request that asked
+}
+
+// A UserIndexStore is a store that also keeps which sessions each user has,
+// so that they can be listed and ended without scanning the store.
+// scsession/redisstore is one; for scs's memstore the Manager keeps the index
+// in memory itself. Keys are store keys: tokens, or their hashes with
+// HashTokenInStore.
+type UserIndexStore interface {
+	// AddUserSession records that the session under key belongs to user
+	// until expiry at the latest.
+	AddUserSession(ctx context.Context, user, key string, expiry time.Time) error
+	// RemoveUserSession forgets that the session under key belongs to user.
+	RemoveUserSession(ctx context.Context, user, key string) error
+	// UserSessions returns, by key, the stored data of the user's sessions
+	// that the store still holds, and forgets the others.
+	UserSessions(ctx context.Context, user string) (map[string][]byte, error)
+}
+
+// ErrNoUserIndex is returned by Sessions and the Revoke methods when the
+// Manager has no WithUserID option.
+var ErrNoUserIndex = errors.New("scsession: sessions are not indexed by user; pass WithUserID to New")
+
+var errSessionID = errors.New("scsession: not a session ID that Sessions returned")
+
+// Sessions returns the live sessions of user, the most recently seen first.
+// Its cost grows with that user's sessions, not with the store's. Current is
+// set when ctx is a request's below LoadAndSave.
+func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, error) {
+	stored, err := m.userSessions(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	current := ""
+	if s, ok := ctx.Value(m).(*session[T]); ok && !s.skipped {
+		s.mu.Lock()
+		if s.token != "" {
+			current = m.key(s.token)
+		}
+		s.mu.Unlock()
+	}
+	infos := make([]SessionInfo, 0, len(stored))
+	for key, env := range stored {
+		infos = append(infos, SessionInfo{
+			ID:       sessionID(user, key),
+			Created:  env.created,
+			LastSeen: env.touched,
+			Expires:  m.expiry(&env),
+			Agent:    env.agent,
+			Current:  key == current,
+		})
+	}
+	slices.SortFunc(infos, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
+	return infos, nil
+}
+
+// Revoke ends the session with the given SessionInfo.ID: it reads as new on
+// its next request, on any instance, and a request of it in flight cannot
+// save it back. Revoking a session that has ended already is not an error.
+// The ID names its user, but the caller decides who may revoke what: check
+// that the ID is among the current user's Sessions first.
+func (m *Manager[T]) Revoke(ctx context.Context, id string) error {
+	user, _, ok := parseSessionID(id)
+	if !ok {
+		return errSessionID
+	}
+	stored, err := m.userSessions(ctx, user)
+	if err != nil {
+		return err
+	}
+	for key := range stored {
+		if sessionID(user, key) == id {
+			return m.end(ctx, user, key)
+		}
+	}
+	return nil
+}
+
+// RevokeOthers ends every session of the current request's user except the
+// current one ("log out everywhere else"), and returns how many it ended. An
+// anonymous session has no others.
+func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
+	s := m.from(ctx)
+	if s.skipped {
+		return 0, ErrSkipped
+	}
+	s.mu.Lock()
+	err := m.load(ctx, s)
+	user, own := s.env.user, ""
+	if s.token != "" {
+		own = m.key(s.token)
+	}
+	m.unlock(ctx, s)
+	if err != nil || user == "" {
+		return 0, err
+	}
+	return m.revoke(ctx, user, own)
+}
+
+// RevokeUser ends every session of user, after a password change or a
+// stolen laptop, and returns how many it ended.
+func (m *Manager[T]) RevokeUser(ctx context.Context, user string) (int, error) {
+	return m.revoke(ctx, user, "")
+}
+
+func (m *Manager[T]) revoke(ctx context.Context, user, keep string) (int, error) {
+	stored, err := m.userSessions(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for key := range stored {
+		if key == keep {
+			continue
+		}
+		if err := m.end(ctx, user, key); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// end deletes the session under key and its index entry.
+func (m *Manager[T]) end(ctx context.Context, user, key string) error {
+	if err := m.deleteKey(ctx, key); err != nil {
+		return fmt.Errorf("scsession: revoking session: %w", err)
+	}
+	m.emit(ctx, Event{Kind: EventDestroyed, Session: shortHash(key)})
+	return m.index.RemoveUserSession(ctx, user, key)
+}
+
+// userSessions returns the user's stored sessions, decoded, by key; entries
+// whose data now belongs to another user are left out.
+func (m *Manager[T]) userSessions(ctx context.Context, user string) (map[string]envelope, error) {
+	if m.userID == nil {
+		return nil, ErrNoUserIndex
+	}
+	if user == "" {
+		return nil, nil
+	}
+	stored, err := m.index.UserSessions(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("scsession: listing sessions of a user: %w", err)
+	}
+	out := make(map[string]envelope, len(stored))
+	for key, b := range stored {
+		if env, err := decodeEnvelope(b); err == nil && env.user == user {
+			out[key] = env
+		}
+	}
+	return out, nil
+}
+
+// sessionID names a user's session by a hash of its store key: the key may
+// be the token itself.
+func sessionID(user, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+func parseSessionID(id string) (user, hash string, ok bool) {
+	u, hash, ok := strings.Cut(id, ".")
+	b, err := base64.RawURLEncoding.DecodeString(u)
+	return string(b), hash, ok && err == nil && len(b) > 0 && hash != ""
+}
+
+// indexFor returns the user index of store: its own, or for scs's memstore
+// one kept in memory and shared by every Manager of the process on it.
+func indexFor(store any) UserIndexStore {
+	switch st := store.(type) {
+	case UserIndexStore:
+		return st
+	case *memstore.MemStore:
+		idx, _ := memIndexes.LoadOrStore(st, &memIndex{store: st, users: map[string]map[string]time.Time{}})
+		return idx.(*memIndex)
+	}
+	return nil
+}
+
+var memIndexes sync.Map // *memstore.MemStore → *memIndex
+
+// memIndex is the user index of a memstore: user → key → expiry.
+type memIndex struct {
+	store *memstore.MemStore
+	mu    sync.Mutex
+	users map[string]map[string]time.Time
+	adds  int // since the last sweep of expired entries
+}
+
+func (x *memIndex) AddUserSession(_ context.Context, user, key string, expiry time.Time) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.users[user] == nil {
+		x.users[user] = map[string]time.Time{}
+	}
+	x.users[user][key] = expiry
+	if x.adds++; x.adds >= 1024 { // users who never come back must not pile up
+		x.adds = 0
+		now := time.Now()
+		for u, keys := range x.users {
+			for k, e := range keys {
+				if now.After(e) {
+					delete(keys, k)
+				}
+			}
+			if len(keys) == 0 {
+				delete(x.users, u)
+			}
+		}
+	}
+	return nil
+}
+
+func (x *memIndex) RemoveUserSession(_ context.Context, user, key string) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.users[user], key)
+	if len(x.users[user]) == 0 {
+		delete(x.users, user)
+	}
+	return nil
+}
+
+func (x *memIndex) UserSessions(_ context.Context, user string) (map[string][]byte, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := map[string][]byte{}
+	now := time.Now()
+	for key, expiry := range x.users[user] {
+		b, found, err := x.store.Find(key)
+		if err != nil {
+			return nil, err
+		}
+		if !found || now.After(expiry) {
+			delete(x.users[user], key)
+			continue
+		}
+		out[key] = b
+	}
+	if len(x.users[user]) == 0 {
+		delete(x.users, user)
+	}
+	return out, nil
+}
