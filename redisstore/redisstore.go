@@ -76,34 +76,30 @@ return {0, cur}
 // CompareAndSwap stores b under token until expiry if Redis holds old for it
 // (nil old: nothing), in one round trip. Otherwise it returns what Redis
 // holds, nil for nothing. It makes Store an scsession.SwapStore.
-func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
-	conn, err := s.pool.GetContext(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	defer conn.Close()
+func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) (cur []byte, swapped bool, err error) {
 	expect := "1"
 	if old == nil {
 		expect = "0"
 	}
-	reply, err := redis.Values(swapScript.Do(conn, s.prefix+token, old, b, expiry.UnixMilli(), expect))
-	if err != nil {
-		return nil, false, err
-	}
-	if len(reply) == 0 {
-		return nil, false, errors.New("redisstore: empty reply from the compare-and-swap script")
-	}
-	swapped, err := redis.Int(reply[0], nil)
-	if err != nil {
-		return nil, false, err
-	}
-	var cur []byte
-	if len(reply) > 1 {
-		if cur, err = redis.Bytes(reply[1], nil); err != nil {
-			return nil, false, err
+	err = s.do(ctx, func(c redis.Conn) error {
+		reply, err := redis.Values(swapScript.Do(c, s.prefix+token, old, b, expiry.UnixMilli(), expect))
+		if err != nil {
+			return err
 		}
-	}
-	return cur, swapped == 1, nil
+		if len(reply) == 0 {
+			return errors.New("redisstore: empty reply from the compare-and-swap script")
+		}
+		n, err := redis.Int(reply[0], nil)
+		if err != nil {
+			return err
+		}
+		swapped = n == 1
+		if len(reply) > 1 {
+			cur, err = redis.Bytes(reply[1], nil)
+		}
+		return err
+	})
+	return cur, swapped, err
 }
 
 // addScript adds ARGV[2] to the sorted set KEYS[1] with score ARGV[1] (its
