@@ -149,3 +149,40 @@ func ExampleWithSigningKeys() {
 	fmt.Println(len(token), "characters of token,", len(signature), "of signature")
 	// Output: 43 characters of token, 43 of signature
 }
+
+// Account is a session that belongs to a user once logged in.
+type Account struct{ Username string }
+
+// "Log out everywhere else": the sessions of a user are indexed by
+// WithUserID, so they can be listed and ended.
+func ExampleManager_RevokeOthers() {
+	m := scsession.New[Account](nil, scsession.WithUserID(func(a Account) string { return a.Username }))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		m.RenewToken(r.Context())
+		m.Update(r.Context(), func(a *Account) { a.Username = "ada" })
+	})
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		sessions, _ := m.Sessions(r.Context(), m.Get(r.Context()).Username)
+		fmt.Fprintf(w, "%q with %d session(s)", m.Get(r.Context()).Username, len(sessions))
+	})
+	mux.HandleFunc("POST /logout-others", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := m.RevokeOthers(r.Context())
+		fmt.Fprintf(w, "ended %d", n)
+	})
+	srv := httptest.NewServer(m.LoadAndSave(mux))
+	defer srv.Close()
+
+	laptop, phone := browser(), browser()
+	body(laptop, "POST", srv.URL+"/login")
+	body(phone, "POST", srv.URL+"/login")
+	fmt.Println(body(laptop, "GET", srv.URL+"/me"))
+	fmt.Println(body(laptop, "POST", srv.URL+"/logout-others"))
+	fmt.Println(body(phone, "GET", srv.URL+"/me"))
+	fmt.Println(body(laptop, "GET", srv.URL+"/me"))
+	// Output:
+	// "ada" with 2 session(s)
+	// ended 1
+	// "" with 0 session(s)
+	// "ada" with 1 session(s)
+}
