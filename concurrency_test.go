@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,6 +28,39 @@ type raceApp struct {
 
 // gate lets a test pause a slow request after it has read its session.
 type gate struct{ loaded, release chan struct{} }
+
+var gateIDs atomic.Int64
+
+// whileReading sends c's GET url/slow, runs meanwhile once that request has
+// read its session, and then lets it save. The /slow handler finds its gate
+// in gates under the request's "try" value, and calls slowRead.
+func whileReading(gates *sync.Map, c *client, url string, meanwhile func()) {
+	id := fmt.Sprint(gateIDs.Add(1))
+	g := &gate{loaded: make(chan struct{}), release: make(chan struct{})}
+	gates.Store(id, g)
+	defer gates.Delete(id)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		c.get(url + "/slow?try=" + id)
+	}()
+	<-g.loaded
+	meanwhile()
+	close(g.release)
+	<-finished
+}
+
+// slowRead is the /slow handler of whileReading: it reads the session, waits
+// to be released, then changes it.
+func slowRead(m *Manager[user], gates *sync.Map) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		g, _ := gates.Load(r.FormValue("try"))
+		m.Get(r.Context())
+		close(g.(*gate).loaded)
+		<-g.(*gate).release
+		m.Update(r.Context(), func(u *user) { u.Name, u.Cart = "slow", append(u.Cart, "slow") })
+	}
+}
 
 func newRaceApp(t *testing.T, store scs.Store) *raceApp {
 	sm := scs.New()
@@ -57,13 +91,7 @@ func newRaceApp(t *testing.T, store scs.Store) *raceApp {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
-	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
-		g, _ := app.gates.Load(r.FormValue("try"))
-		m.Get(r.Context())
-		close(g.(*gate).loaded)
-		<-g.(*gate).release
-		m.Update(r.Context(), func(u *user) { u.Name = "slow" })
-	})
+	mux.HandleFunc("GET /slow", slowRead(m, &app.gates))
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
 		u := m.Get(r.Context())
 		fmt.Fprintf(w, "%d %s %d", u.UserID, u.Name, len(u.Cart))
@@ -150,16 +178,7 @@ func TestLogoutRacingASlowRequestNeverResurrectsTheSession(t *testing.T) {
 				c := newClient(t)
 				c.post(fast.url + "/login")
 				token := c.cookie(fast.url)
-				id := fmt.Sprint(done)
-				g := &gate{loaded: make(chan struct{}), release: make(chan struct{})}
-				slow.gates.Store(id, g)
-				finished := make(chan response)
-				go func() { finished <- c.get(slow.url + "/slow?try=" + id) }()
-				<-g.loaded
-				c.post(fast.url + "/logout")
-				close(g.release)
-				<-finished
-				slow.gates.Delete(id)
+				whileReading(&slow.gates, c, slow.url, func() { c.post(fast.url + "/logout") })
 
 				if _, found, err := slow.store.Find(token); found || err != nil {
 					t.Fatalf("try %d: the logged-out session is back in the store (err %v)", done, err)

@@ -1,10 +1,7 @@
 package scsession
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -41,7 +38,7 @@ type redisApp struct {
 	m      *Manager[redisSession]
 	mu     sync.Mutex
 	errs   []error // what the ErrorFunc was given
-	events []Event
+	events eventLog
 }
 
 // newRedisApp serves the app on its own SessionManager and pool. configure,
@@ -61,12 +58,8 @@ func newRedisApp(t *testing.T, pool *redis.Pool, configure func(*scs.SessionMana
 		configure(sm)
 	}
 	opts = append([]Option{
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		WithEvents(func(_ context.Context, e Event) {
-			app.mu.Lock()
-			app.events = append(app.events, e)
-			app.mu.Unlock()
-		}),
+		WithLogger(discard),
+		app.events.option(),
 	}, opts...)
 	app.m = New[redisSession](sm, opts...)
 	srv := httptest.NewServer(app.m.LoadAndSave(app.routes()))
@@ -143,18 +136,6 @@ func (app *redisApp) lastErr() error {
 		return nil
 	}
 	return app.errs[len(app.errs)-1]
-}
-
-func (app *redisApp) eventCount(kind EventKind) int {
-	app.mu.Lock()
-	defer app.mu.Unlock()
-	n := 0
-	for _, e := range app.events {
-		if e.Kind == kind {
-			n++
-		}
-	}
-	return n
 }
 
 // redisKey is where redisstore keeps the session a cookie value names: the
@@ -534,10 +515,10 @@ func TestRedisGarbageUnderSessionKeyGivesFreshSession(t *testing.T) {
 			expect(t, "login", c.post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
 			old := c.cookie(app.URL)
 			srv.Do("SET", redisKey(old), tc.value)
-			mismatches := app.eventCount(EventMismatch)
+			mismatches := app.events.count(EventMismatch)
 
 			expect(t, "read", c.get(app.URL+"/whoami"), 200, "user= visits=0")
-			if app.eventCount(EventMismatch) != mismatches+1 {
+			if app.events.count(EventMismatch) != mismatches+1 {
 				t.Errorf("got no EventMismatch for the garbage")
 			}
 			expect(t, "write", c.post(app.URL+"/visit"), 200, "user= visits=1")

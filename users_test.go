@@ -69,13 +69,7 @@ func newAccountsApp(t *testing.T, store scs.Store, lifetime time.Duration) *acco
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		fail(w, m.Destroy(r.Context()))
 	})
-	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
-		g, _ := app.gates.Load(r.FormValue("try"))
-		m.Get(r.Context())
-		close(g.(*gate).loaded)
-		<-g.(*gate).release
-		m.Update(r.Context(), func(u *user) { u.Cart = append(u.Cart, "slow") })
-	})
+	mux.HandleFunc("GET /slow", slowRead(m, &app.gates))
 	app.url = serve(t, m, mux)
 	return app
 }
@@ -230,16 +224,7 @@ func TestRevokedSessionStaysRevokedUnderARequestInFlight(t *testing.T) {
 				stolen, owner := newDevice(t, "stolen"), newDevice(t, "owner")
 				stolen.post(a.url + "/login?name=dave")
 				owner.post(b.url + "/login?name=dave")
-				id := fmt.Sprint(done)
-				g := &gate{loaded: make(chan struct{}), release: make(chan struct{})}
-				a.gates.Store(id, g)
-				finished := make(chan response)
-				go func() { finished <- stolen.get(a.url + "/slow?try=" + id) }()
-				<-g.loaded
-				owner.post(b.url + "/revoke-others")
-				close(g.release)
-				<-finished
-				a.gates.Delete(id)
+				whileReading(&a.gates, stolen.client, a.url, func() { owner.post(b.url + "/revoke-others") })
 				if got := stolen.get(a.url + "/whoami").body; got != "" {
 					t.Fatalf("try %d: the revoked session came back as %q", done, got)
 				}
