@@ -275,7 +275,8 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
 	}
 	s.token, s.read, s.save = newToken(), nil, true
-	s.env.deadline = time.Now().Add(m.sessions.Lifetime)
+	s.env.created = time.Now() // a new session, for Sessions: typically a login
+	s.env.deadline = s.env.created.Add(m.sessions.Lifetime)
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +28,8 @@ func WithUserID[T any](id func(T) string) Option {
 
 // A SessionInfo describes one of a user's sessions, as Sessions lists them.
 type SessionInfo struct {
-	ID       string    // opaque, for Revoke; never the token
-	Created  time.Time // when the session was created
+	ID       string    // opaque (a hash), for Revoke; reveals neither the token nor the user
+	Created  time.Time // when the session was created, or its token last renewed (at login)
 	LastSeen time.Time // its last save; with IdleTimeout, within the idle refresh interval
 	Expires  time.Time // when it ends unless used again
 	Agent    string    // the User-Agent of the request that created it
@@ -57,7 +56,9 @@ type UserIndexStore interface {
 // Manager has no WithUserID option.
 var ErrNoUserIndex = errors.New("scsession: sessions are not indexed by user; pass WithUserID to New")
 
-var errSessionID = errors.New("scsession: not a session ID that Sessions returned")
+// ErrSessionID is returned by Revoke for an ID that is not one of the current
+// user's live sessions: never theirs, or ended already. Nothing was revoked.
+var ErrSessionID = errors.New("scsession: not the ID of one of this user's sessions (it may have ended already)")
 
 // Sessions returns the live sessions of user, the most recently seen first.
 // Its cost grows with that user's sessions, not with the store's. Current is
@@ -78,7 +79,7 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 	infos := make([]SessionInfo, 0, len(stored))
 	for key, env := range stored {
 		infos = append(infos, SessionInfo{
-			ID:       sessionID(user, key),
+			ID:       sessionID(key),
 			Created:  env.created,
 			LastSeen: env.touched,
 			Expires:  m.expiry(&env),
@@ -90,26 +91,41 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 	return infos, nil
 }
 
-// Revoke ends the session with the given SessionInfo.ID: it reads as new on
-// its next request, on any instance, and a request of it in flight cannot
-// save it back. Revoking a session that has ended already is not an error.
-// The ID names its user, but the caller decides who may revoke what: check
-// that the ID is among the current user's Sessions first.
+// Revoke ends one of the current request's user's sessions, by the ID that
+// Sessions gave it: it reads as new on its next request, on any instance,
+// and a request of it in flight cannot save it back. An ID of another user's
+// session, or of one that has ended, gives ErrSessionID, so a forged form
+// cannot sign out somebody else. Revoke panics outside LoadAndSave; tools
+// that act for any user use RevokeUserSession.
 func (m *Manager[T]) Revoke(ctx context.Context, id string) error {
-	user, _, ok := parseSessionID(id)
-	if !ok {
-		return errSessionID
+	s := m.from(ctx)
+	if s.skipped {
+		return ErrSkipped
 	}
+	s.mu.Lock()
+	err := m.load(ctx, s)
+	user := s.env.user
+	m.unlock(ctx, s)
+	if err != nil {
+		return err
+	}
+	return m.RevokeUserSession(ctx, user, id)
+}
+
+// RevokeUserSession ends the session of user with the given ID, as Revoke
+// does, for code that acts for any user (an admin page, a support tool); it
+// needs no request. It returns ErrSessionID if user has no such session.
+func (m *Manager[T]) RevokeUserSession(ctx context.Context, user, id string) error {
 	stored, err := m.userSessions(ctx, user)
 	if err != nil {
 		return err
 	}
 	for key := range stored {
-		if sessionID(user, key) == id {
+		if sessionID(key) == id {
 			return m.end(ctx, user, key)
 		}
 	}
-	return nil
+	return ErrSessionID
 }
 
 // RevokeOthers ends every session of the current request's user except the
@@ -188,17 +204,11 @@ func (m *Manager[T]) userSessions(ctx context.Context, user string) (map[string]
 	return out, nil
 }
 
-// sessionID names a user's session by a hash of its store key: the key may
-// be the token itself.
-func sessionID(user, key string) string {
+// sessionID names a session by a hash of its store key, which may be the
+// token itself.
+func sessionID(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return base64.RawURLEncoding.EncodeToString([]byte(user)) + "." + base64.RawURLEncoding.EncodeToString(sum[:16])
-}
-
-func parseSessionID(id string) (user, hash string, ok bool) {
-	u, hash, ok := strings.Cut(id, ".")
-	b, err := base64.RawURLEncoding.DecodeString(u)
-	return string(b), hash, ok && err == nil && len(b) > 0 && hash != ""
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // indexFor returns the user index of store: its own, or for scs's memstore

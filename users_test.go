@@ -2,6 +2,7 @@ package scsession
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -52,7 +53,11 @@ func newAccountsApp(t *testing.T, store scs.Store, lifetime time.Duration) *acco
 		}
 	})
 	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) {
-		fail(w, m.Revoke(r.Context(), r.FormValue("id")))
+		if err := m.Revoke(r.Context(), r.FormValue("id")); errors.Is(err, ErrSessionID) {
+			http.Error(w, "not one of your sessions", http.StatusForbidden)
+		} else {
+			fail(w, err)
+		}
 	})
 	mux.HandleFunc("POST /revoke-others", func(w http.ResponseWriter, r *http.Request) {
 		n, err := m.RevokeOthers(r.Context())
@@ -156,6 +161,12 @@ func TestSessionsOfAUserCanBeListedAndRevoked(t *testing.T) {
 					t.Fatalf("session info %+v: want an opaque ID and times", in)
 				}
 			}
+			if r := bob.post(b.url + "/revoke?id=" + phoneID); r.status != http.StatusForbidden {
+				t.Fatalf("bob revoking alice's phone: %d %q, want it refused", r.status, r.body)
+			}
+			if got := phone.get(b.url + "/whoami").body; got != "alice" {
+				t.Fatalf("bob's forged revoke logged alice's phone out: %q", got)
+			}
 			laptop.post(a.url + "/revoke?id=" + phoneID)
 			if got := phone.get(b.url + "/whoami").body; got != "" {
 				t.Fatalf("the revoked phone is still logged in as %q", got)
@@ -202,8 +213,8 @@ func TestUserIndexFollowsRenewalsAndExpiry(t *testing.T) {
 			first := laptop.sessions(b.url)
 			laptop.post(b.url + "/login?name=alice") // a privilege change: a new token
 			second := laptop.sessions(a.url)
-			if len(second) != 1 || !second[0].Current || second[0].ID == first[0].ID {
-				t.Fatalf("after renewal: %+v, before %+v; want one, current, with a new ID", second, first)
+			if len(second) != 1 || !second[0].Current || second[0].ID == first[0].ID || !second[0].Created.After(first[0].Created) {
+				t.Fatalf("after renewal: %+v, before %+v; want one, current, with a new ID and creation time", second, first)
 			}
 			time.Sleep(800 * time.Millisecond)
 			if infos, err := a.m.Sessions(t.Context(), "alice"); err != nil || len(infos) != 0 {
