@@ -105,6 +105,8 @@ func newApp(cfg config) (*app, error) {
 		scsession.WithSigningKeys(keys...),
 		scsession.WithLogger(a.logger),
 		scsession.WithSkip(func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/static/") }),
+		// Index sessions by user, for the sessions page and its sign-outs.
+		scsession.WithUserID(func(s Session) string { return s.User }),
 	)
 
 	var err error
@@ -157,7 +159,13 @@ func (a *app) routes() {
 	r.Post("/cart/remove", a.cartRemove)
 
 	loggedIn := func(s Session) bool { return s.User != "" }
-	r.With(a.sessions.Require(loggedIn, http.HandlerFunc(a.pleaseLogIn))).Get("/members", a.members)
+	r.With(a.sessions.Require(loggedIn, a.pleaseLogIn("the members' page"))).Get("/members", a.members)
+	r.Group(func(r chi.Router) {
+		r.Use(a.sessions.Require(loggedIn, a.pleaseLogIn("your sessions")))
+		r.Get("/sessions", a.sessionList)
+		r.Post("/sessions/revoke", a.revokeSession)
+		r.Post("/sessions/revoke-others", a.revokeOtherSessions)
+	})
 
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusNotFound, "error", "There is no page at this address.")
@@ -250,7 +258,7 @@ func redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
-var pageNames = []string{"home", "login", "members", "cart", "error"}
+var pageNames = []string{"home", "login", "members", "sessions", "cart", "error"}
 
 func parsePages() (map[string]*template.Template, error) {
 	pages := make(map[string]*template.Template, len(pageNames))

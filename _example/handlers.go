@@ -148,10 +148,14 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/members")
 }
 
-// pleaseLogIn is where Require sends anonymous visitors of /members.
-func (a *app) pleaseLogIn(w http.ResponseWriter, r *http.Request) {
-	a.sessions.Flash(r.Context(), "info", "Please log in to see the members' page.")
-	redirect(w, r, "/login")
+// pleaseLogIn is where Require sends anonymous visitors of the pages that
+// need a login; what names the page in the message.
+func (a *app) pleaseLogIn(what string) http.Handler {
+	msg := "Please log in to see " + what + "."
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.sessions.Flash(r.Context(), "info", msg)
+		redirect(w, r, "/login")
+	})
 }
 
 func (a *app) members(w http.ResponseWriter, r *http.Request) {

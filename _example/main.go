@@ -1,6 +1,7 @@
 // Command _example is a small web app built on scsession: a typed session
 // with a visit counter, a theme, a login with per-session lockout, a
-// members' page, a cart, flash messages and CSRF-protected forms.
+// members' page, a page listing the user's sessions with sign-out buttons,
+// a cart, flash messages and CSRF-protected forms.
 //
 // From the root of the repository:
 //

@@ -5,6 +5,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -38,8 +39,9 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// startApp serves the example on an httptest server.
-func startApp(t *testing.T, cfg config) *httptest.Server {
+// startApp serves the example on an httptest server, after the setup
+// functions have had their way with it.
+func startApp(t *testing.T, cfg config, setup ...func(*app)) *httptest.Server {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -47,6 +49,9 @@ func startApp(t *testing.T, cfg config) *httptest.Server {
 	a, err := newApp(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(a)
 	}
 	srv := httptest.NewServer(a)
 	t.Cleanup(func() {
@@ -63,6 +68,7 @@ type browser struct {
 	base   string
 	client *http.Client
 	csrf   string
+	agent  string // the User-Agent header; empty: Go's
 }
 
 func newBrowser(t *testing.T, base string) *browser {
@@ -88,6 +94,9 @@ var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
 func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
+	if b.agent != "" {
+		req.Header.Set("User-Agent", b.agent)
+	}
 	resp, err := b.client.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -299,6 +308,8 @@ func TestPostWithoutCSRFTokenIsRefused(t *testing.T) {
 		{"/logout", nil},
 		{"/cart/add", []string{"item", "tea"}},
 		{"/cart/remove", []string{"item", "tea"}},
+		{"/sessions/revoke", []string{"id", "x"}},
+		{"/sessions/revoke-others", nil},
 	}
 	other := newBrowser(t, base)
 	other.get("/")
@@ -455,6 +466,303 @@ func TestTwoInstancesShareRedis(t *testing.T) {
 
 	if _, err := newApp(config{RedisAddr: "127.0.0.1:1"}); err == nil {
 		t.Error("newApp with an unreachable Redis: no error")
+	}
+}
+
+// User-Agents of the devices in the sessions tests.
+const (
+	chromeLinux    = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+	firefoxWindows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+	safariIPhone   = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+
+// newDevice is a browser of its own, with its own cookies and User-Agent.
+func newDevice(t *testing.T, base, agent string) *browser {
+	b := newBrowser(t, base)
+	b.agent = agent
+	return b
+}
+
+// listed is a row of the sessions page, as a test reads it.
+type listed struct {
+	ID, Device string
+	Current    bool
+}
+
+var sessionRowHTML = regexp.MustCompile(`<tr data-session="([^"]*)"( class="current")?>\s*<td title="[^"]*">([^<]*)`)
+
+// sessionList opens the sessions page and reads its rows.
+func (b *browser) sessionList() []listed {
+	b.t.Helper()
+	p := b.get("/sessions")
+	if p.Status != http.StatusOK {
+		b.t.Fatalf("GET /sessions: got %d, want 200", p.Status)
+	}
+	var rows []listed
+	for _, m := range sessionRowHTML.FindAllStringSubmatch(p.Body, -1) {
+		rows = append(rows, listed{ID: html.UnescapeString(m[1]), Device: strings.TrimSpace(html.UnescapeString(m[3])), Current: m[2] != ""})
+	}
+	return rows
+}
+
+// idOf is the ID of the session listed for the device.
+func idOf(t *testing.T, rows []listed, device string) string {
+	t.Helper()
+	for _, r := range rows {
+		if r.Device == device {
+			return r.ID
+		}
+	}
+	t.Fatalf("no session of %q in %+v", device, rows)
+	return ""
+}
+
+// loggedIn checks whether b is still logged in, by asking for the members'
+// page.
+func loggedIn(t *testing.T, b *browser) bool {
+	t.Helper()
+	switch p := b.get("/members"); p.Status {
+	case http.StatusOK:
+		return true
+	case http.StatusSeeOther:
+		return false
+	default:
+		t.Fatalf("GET /members: got %d", p.Status)
+		return false
+	}
+}
+
+// threeDevices logs demo in on a laptop, a desktop and a phone.
+func threeDevices(t *testing.T, base string) (laptop, desktop, phone *browser) {
+	t.Helper()
+	laptop, desktop, phone = newDevice(t, base, chromeLinux), newDevice(t, base, firefoxWindows), newDevice(t, base, safariIPhone)
+	for _, b := range []*browser{laptop, desktop, phone} {
+		login(t, b, "demo").redirectsTo(t, "/members")
+	}
+	return laptop, desktop, phone
+}
+
+func TestSessionsPageListsDevices(t *testing.T) {
+	base := startApp(t, config{}).URL
+	_, desktop, _ := threeDevices(t, base)
+
+	rows := desktop.sessionList()
+	devices := map[string]bool{}
+	for _, r := range rows {
+		devices[r.Device] = r.Current
+	}
+	want := map[string]bool{"Chrome on Linux": false, "Firefox on Windows": true, "Safari on iPhone": false}
+	if len(rows) != 3 || !maps.Equal(devices, want) {
+		t.Errorf("the desktop's sessions page lists %+v; want the three devices, the desktop as current", rows)
+	}
+	p := desktop.get("/sessions")
+	p.has(t, `id="this-device">This device<`, "Log out everywhere else", "just now", `href="/sessions" aria-current="page">Sessions<`)
+	if n := strings.Count(p.Body, `>Sign out</button>`); n != 2 {
+		t.Errorf("the page has %d sign-out buttons, want 2 (none for this device)", n)
+	}
+	if cc := p.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("Cache-Control %q, want no-store", cc)
+	}
+
+	stranger := newBrowser(t, base)
+	stranger.get("/sessions").redirectsTo(t, "/login")
+	stranger.get("/login").has(t, "Please log in to see your sessions.")
+	stranger.get("/").hasNot(t, `href="/sessions"`)
+}
+
+func TestRevokeSession(t *testing.T) {
+	laptop, desktop, phone := threeDevices(t, startApp(t, config{}).URL)
+	phoneID := idOf(t, laptop.sessionList(), "Safari on iPhone")
+
+	laptop.post("/sessions/revoke", "id", phoneID).redirectsTo(t, "/sessions")
+	laptop.get("/sessions").has(t, "Signed out Safari on iPhone.")
+	if rows := laptop.sessionList(); len(rows) != 2 {
+		t.Errorf("after signing out the phone the page lists %+v; want the laptop and the desktop", rows)
+	}
+	phone.get("/members").redirectsTo(t, "/login")
+	phone.get("/").has(t, "Hello, stranger!")
+	if !loggedIn(t, desktop) || !loggedIn(t, laptop) {
+		t.Error("signing out the phone signed out another device too")
+	}
+
+	// The phone's ID, once more, as from a page opened before.
+	laptop.post("/sessions/revoke", "id", phoneID).redirectsTo(t, "/sessions")
+	laptop.get("/sessions").has(t, "That session is not one of yours, or it has ended already.")
+}
+
+func TestRevokeOtherSessions(t *testing.T) {
+	laptop, desktop, phone := threeDevices(t, startApp(t, config{}).URL)
+	laptop.get("/sessions")
+	laptop.post("/sessions/revoke-others").redirectsTo(t, "/sessions")
+	p := laptop.get("/sessions")
+	p.has(t, "Signed out 2 other sessions.", "This is your only session.")
+	p.hasNot(t, "Log out everywhere else")
+	if rows := laptop.sessionList(); len(rows) != 1 || !rows[0].Current || rows[0].Device != "Chrome on Linux" {
+		t.Errorf("after logging out everywhere else the page lists %+v; want only this device", rows)
+	}
+	if loggedIn(t, desktop) || loggedIn(t, phone) {
+		t.Error("a device is still logged in after 'log out everywhere else'")
+	}
+	if !loggedIn(t, laptop) {
+		t.Error("'log out everywhere else' logged out the device that asked")
+	}
+
+	laptop.post("/sessions/revoke-others").redirectsTo(t, "/sessions")
+	laptop.get("/sessions").has(t, "There were no other sessions to sign out.")
+}
+
+// TestRevokeRefusesForeignIDs posts IDs that are not among the user's other
+// sessions: another user's, made up, empty, and the caller's own.
+func TestRevokeRefusesForeignIDs(t *testing.T) {
+	// The example has one account; this test's app has a way in for another.
+	loginAs := func(a *app) {
+		a.router.Post("/test/login-as", func(w http.ResponseWriter, r *http.Request) {
+			ctx := r.Context()
+			if err := a.sessions.RenewToken(ctx); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			user := r.PostFormValue("user")
+			if err := a.sessions.Update(ctx, func(s *Session) { s.User = user }); err != nil {
+				a.serverError(w, r, err)
+				return
+			}
+			redirect(w, r, "/sessions")
+		})
+	}
+	base := startApp(t, config{}, loginAs).URL
+	alice := newDevice(t, base, firefoxWindows)
+	alice.get("/")
+	alice.post("/test/login-as", "user", "alice").redirectsTo(t, "/sessions")
+	aliceRows := alice.sessionList()
+	if len(aliceRows) != 1 || !aliceRows[0].Current {
+		t.Fatalf("alice's sessions page lists %+v; want her one session", aliceRows)
+	}
+
+	laptop, phone := newDevice(t, base, chromeLinux), newDevice(t, base, safariIPhone)
+	login(t, laptop, "demo")
+	login(t, phone, "demo")
+	laptopID := idOf(t, laptop.sessionList(), "Chrome on Linux")
+	for _, tc := range []struct{ name, id, flash string }{
+		{"another user's", aliceRows[0].ID, "That session is not one of yours"},
+		{"made up", "abc123", "That session is not one of yours"},
+		{"empty", "", "That session is not one of yours"},
+		{"the caller's own", laptopID, "use Log out to end it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			laptop.post("/sessions/revoke", "id", tc.id).redirectsTo(t, "/sessions")
+			laptop.get("/sessions").has(t, tc.flash)
+			if !loggedIn(t, alice) || !loggedIn(t, phone) || !loggedIn(t, laptop) {
+				t.Error("a session was signed out")
+			}
+		})
+	}
+	if rows := alice.sessionList(); len(rows) != 1 {
+		t.Errorf("alice's sessions page lists %+v; want her one session, not demo's", rows)
+	}
+}
+
+func TestRevokeNeedsCSRFToken(t *testing.T) {
+	laptop, _, phone := threeDevices(t, startApp(t, config{}).URL)
+	phoneID := idOf(t, laptop.sessionList(), "Safari on iPhone")
+	for _, token := range []string{"", "forged"} {
+		if p := laptop.post("/sessions/revoke", "id", phoneID, "csrf_token", token); p.Status != http.StatusForbidden {
+			t.Errorf("revoke with token %q: got %d, want 403", token, p.Status)
+		}
+		if p := laptop.post("/sessions/revoke-others", "csrf_token", token); p.Status != http.StatusForbidden {
+			t.Errorf("revoke-others with token %q: got %d, want 403", token, p.Status)
+		}
+	}
+	if !loggedIn(t, phone) || len(laptop.sessionList()) != 3 {
+		t.Error("a sign-out without the CSRF token went through")
+	}
+}
+
+// TestRevokeOnOneInstanceLogsOutOnAnother signs devices out from one
+// instance while they use another: same Redis, same signing keys.
+func TestRevokeOnOneInstanceLogsOutOnAnother(t *testing.T) {
+	addr := startRedis(t)
+	keys := [][]byte{[]byte("0123456789abcdef0123456789abcdef")}
+	a := startApp(t, config{RedisAddr: addr, Keys: keys}).URL
+	b := startApp(t, config{RedisAddr: addr, Keys: keys}).URL
+
+	laptop, phone, desktop := newDevice(t, a, chromeLinux), newDevice(t, b, safariIPhone), newDevice(t, b, firefoxWindows)
+	for _, d := range []*browser{laptop, phone, desktop} {
+		login(t, d, "demo").redirectsTo(t, "/members")
+	}
+	rows := laptop.sessionList()
+	if len(rows) != 3 {
+		t.Fatalf("instance A lists %+v; want the sessions made on both instances", rows)
+	}
+	laptop.post("/sessions/revoke", "id", idOf(t, rows, "Safari on iPhone")).redirectsTo(t, "/sessions")
+	phone.get("/members").redirectsTo(t, "/login")
+	if !loggedIn(t, desktop) {
+		t.Fatal("signing out the phone on A signed out the desktop on B")
+	}
+
+	login(t, phone, "demo").redirectsTo(t, "/members")
+	phone.base = a // the phone now comes through A, the laptop through B
+	laptop.base = b
+	laptop.get("/sessions")
+	laptop.post("/sessions/revoke-others").redirectsTo(t, "/sessions")
+	laptop.get("/sessions").has(t, "Signed out 2 other sessions.")
+	if loggedIn(t, phone) || loggedIn(t, desktop) {
+		t.Error("a device is still logged in after 'log out everywhere else' on the other instance")
+	}
+	if rows := laptop.sessionList(); len(rows) != 1 || !rows[0].Current {
+		t.Errorf("after logging out everywhere else instance B lists %+v; want only this device", rows)
+	}
+}
+
+func TestDeviceLabels(t *testing.T) {
+	for _, tc := range []struct{ agent, want string }{
+		{chromeLinux, "Chrome on Linux"},
+		{firefoxWindows, "Firefox on Windows"},
+		{safariIPhone, "Safari on iPhone"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15", "Safari on macOS"},
+		{"Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:133.0) Gecko/20100101 Firefox/133.0", "Firefox on macOS"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0", "Edge on Windows"},
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/115.0.0.0", "Opera on Windows"},
+		{"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", "Chrome on Android"},
+		{"Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", "Samsung Internet on Android"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1", "Chrome on iPhone"},
+		{"Mozilla/5.0 (iPad; CPU OS 17_7 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.7 Mobile/15E148 Safari/604.1", "Safari on iPad"},
+		{"Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "Chrome on ChromeOS"},
+		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36", "Chrome on Linux"},
+		{"curl/8.5.0", "curl"},
+		{"Wget/1.21.4", "Wget"},
+		{"Go-http-client/1.1", "Go program"},
+		{"Mozilla/5.0 (X11; Linux x86_64)", "Browser on Linux"},
+		{"ExampleBot/2.0 (+https://example.com/bot)", "ExampleBot"},
+		{"AVeryLongNameOfAProgramThatGoesOnAndOn/1", "AVeryLongNameOfAProgramT…"},
+		{"", "Unknown device"},
+		{"   ", "Unknown device"},
+	} {
+		if got := device(tc.agent); got != tc.want {
+			t.Errorf("device(%q) = %q, want %q", tc.agent, got, tc.want)
+		}
+	}
+}
+
+func TestWhen(t *testing.T) {
+	now := time.Date(2025, 3, 3, 9, 41, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		ago  time.Duration
+		want string
+	}{
+		{-5 * time.Second, "just now"},
+		{0, "just now"},
+		{59 * time.Second, "just now"},
+		{90 * time.Second, "a minute ago"},
+		{5*time.Minute + 30*time.Second, "5 minutes ago"},
+		{59 * time.Minute, "59 minutes ago"},
+		{2 * time.Hour, "today, 07:41"},
+		{10 * time.Hour, "Sun 2 Mar, 23:41"},
+		{40 * 24 * time.Hour, "Wed 22 Jan, 09:41"},
+	} {
+		if got := when(now.Add(-tc.ago), now); got != tc.want {
+			t.Errorf("when(now - %v) = %q, want %q", tc.ago, got, tc.want)
+		}
 	}
 }
 

@@ -4,8 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +82,11 @@ func userFlow(t *testing.T, u *user) {
 	u.visit("/members")
 	u.sees("Members only")
 	u.doesNotSee("Welcome back!")
+
+	u.visit("/sessions")
+	u.sees("Your sessions", "Chrome on Linux This device\tjust now\tjust now", "This is your only session.")
+	u.rows("#sessions tbody tr", 1)
+	u.shot("sessions")
 
 	u.visit("/")
 	u.sees("Hello, demo!")
@@ -150,6 +161,107 @@ func TestBrowserLockoutAndForgedForm(t *testing.T) {
 	u.shot("forged-form")
 	u.visit("/")
 	u.cartCount("0")
+}
+
+// TestBrowserSessions signs other devices out from the sessions page: two
+// more devices (plain HTTP clients) log in as demo next to the browser.
+func TestBrowserSessions(t *testing.T) {
+	app := startApp(t, nil)
+	firefox := loginElsewhere(t, app, "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0")
+	iphone := loginElsewhere(t, app, "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1")
+
+	u := newUser(t, newBrowser(t), app)
+	u.visit("/login")
+	u.fill("#username", "demo")
+	u.fill("#password", "demo")
+	u.submit("#login")
+	u.visit("/sessions")
+	u.rows("#sessions tbody tr", 3)
+	u.sees("Chrome on Linux", "This device", "Firefox on Windows", "Safari on iPhone", "Log out everywhere else")
+	u.shot("three-devices")
+
+	u.submit(`button[aria-label="Sign out Safari on iPhone"]`)
+	u.at("/sessions")
+	u.sees("Signed out Safari on iPhone.", "Firefox on Windows")
+	u.rows("#sessions tbody tr", 2)
+	if iphone.loggedIn() {
+		u.fail("the iPhone is still logged in after being signed out")
+	}
+	if !firefox.loggedIn() {
+		u.fail("signing out the iPhone signed out Firefox too")
+	}
+	u.shot("signed-out-one")
+
+	u.submit("#revoke-others")
+	u.sees("Signed out 1 other session.", "This is your only session.")
+	u.rows("#sessions tbody tr", 1)
+	if firefox.loggedIn() {
+		u.fail("Firefox is still logged in after 'log out everywhere else'")
+	}
+	u.shot("only-this-device")
+	u.visit("/members")
+	u.sees("Members only")
+}
+
+// device is another device of the user's, a plain HTTP client with its own
+// cookies and User-Agent.
+type device struct {
+	t      *testing.T
+	base   string
+	agent  string
+	client *http.Client
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// loginElsewhere logs demo in on a device of its own.
+func loginElsewhere(t *testing.T, base, agent string) *device {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &device{t: t, base: base, agent: agent, client: &http.Client{Jar: jar, Timeout: stepTimeout}}
+	m := csrfField.FindStringSubmatch(d.get("/login"))
+	if m == nil {
+		t.Fatal("the login page has no CSRF token")
+	}
+	form := url.Values{"csrf_token": {m[1]}, "username": {"demo"}, "password": {"demo"}}
+	req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	d.do(req)
+	if !d.loggedIn() {
+		t.Fatalf("logging in with %q failed", agent)
+	}
+	return d
+}
+
+// loggedIn says whether the members' page opens, or sends the device to
+// the login page.
+func (d *device) loggedIn() bool {
+	d.t.Helper()
+	return strings.Contains(d.get("/members"), "Members only")
+}
+
+func (d *device) get(path string) string {
+	d.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, d.base+path, nil)
+	return d.do(req)
+}
+
+func (d *device) do(req *http.Request) string {
+	d.t.Helper()
+	req.Header.Set("User-Agent", d.agent)
+	resp, err := d.client.Do(req)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return string(body)
 }
 
 // user is a person at the browser. Each method is one bounded step; a step
@@ -273,6 +385,15 @@ func (u *user) doesNotSee(texts ...string) {
 		if strings.Contains(page, s) {
 			u.fail("the page shows %q and should not; it shows:\n%s", s, page)
 		}
+	}
+}
+
+// rows checks how many elements match selector.
+func (u *user) rows(selector string, want int) {
+	u.t.Helper()
+	got := u.eval("the rows", fmt.Sprintf("String(document.querySelectorAll(%q).length)", selector))
+	if got != strconv.Itoa(want) {
+		u.fail("the page has %s rows of %s, want %d", got, selector, want)
 	}
 }
 
