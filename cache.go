@@ -3,6 +3,7 @@ package scsession
 import (
 	"bytes"
 	"hash/maphash"
+	"maps"
 	"reflect"
 	"sync/atomic"
 	"time"
@@ -225,6 +226,9 @@ func mapCopier(t reflect.Type, seen map[reflect.Type]*copier) (copier, bool) {
 	if key != nil || !keyOK {
 		return nil, false // JSON map keys are strings and numbers; anything else is not ours to copy
 	}
+	if clone, ok := mapClones[t]; ok {
+		return clone, true
+	}
 	return func(dst, src reflect.Value) {
 		if src.IsNil() {
 			return
@@ -244,6 +248,21 @@ func mapCopier(t reflect.Type, seen map[reflect.Type]*copier) (copier, bool) {
 		}
 		dst.Set(m)
 	}, ok
+}
+
+// mapClones copy the commonest maps with maps.Clone, several times faster
+// than element by element through reflect.
+var mapClones = map[reflect.Type]copier{
+	reflect.TypeFor[map[string]string]():  cloneMap[string, string],
+	reflect.TypeFor[map[string]int]():     cloneMap[string, int],
+	reflect.TypeFor[map[string]bool]():    cloneMap[string, bool],
+	reflect.TypeFor[map[string]float64](): cloneMap[string, float64],
+}
+
+func cloneMap[K comparable, V any](dst, src reflect.Value) {
+	if !src.IsNil() {
+		dst.Set(reflect.ValueOf(maps.Clone(src.Interface().(map[K]V))))
+	}
 }
 
 // copyAny deep-copies what encoding/json puts in an interface{}: maps,

@@ -464,7 +464,8 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		return false
 	}
 	if s.loaded {
-		w.Header().Add("Vary", "Cookie")
+		h := w.Header()
+		h["Vary"] = append(h["Vary"], "Cookie") // the key is canonical already
 	}
 	return true
 }
