@@ -276,7 +276,7 @@ var (
 	benchStores = []string{"mem", "redis"}
 	benchIdle   = []string{"off", "on"}
 	benchOps    = []string{"read", "write", "none", "renew"}
-	benchImpls  = []string{"floor", "scs", "scsession", "scsession-lww"}
+	benchImpls  = []string{"floor", "scs", "scsession-lww", "scsession"}
 )
 
 // benchIdleTimeout is the IdleTimeout of the idle=on variants: scsession
@@ -395,5 +395,33 @@ func TestIdleRefreshWritesFewReads(t *testing.T) {
 				t.Errorf("session expired %v after its last request; want between %v and %v", gone, idle-refresh, idle)
 			}
 		})
+	}
+}
+
+// BenchmarkReadManySessions reads n sessions in turn, so that scsession's
+// cache of decoded values (4,096 slots) cannot hold them all when n is
+// large: the cost of a read that misses it, next to scs's.
+func BenchmarkReadManySessions(b *testing.B) {
+	for _, n := range []int{100, 10000, 100000} {
+		for _, impl := range []string{"scs", "scsession"} {
+			b.Run(fmt.Sprintf("sessions=%d/impl=%s", n, impl), func(b *testing.B) {
+				sm, store := benchSessionManager(memstore.NewWithCleanupInterval(0), 0)
+				app := newBenchApp(b, impl, sm, store)
+				reqs := make([]*http.Request, n)
+				for i := range reqs {
+					rec := httptest.NewRecorder()
+					app.handler.ServeHTTP(rec, httptest.NewRequest("POST", "/seed", nil))
+					reqs[i] = httptest.NewRequest("GET", "/read", nil)
+					reqs[i].Header.Set("Cookie", benchSetCookie(rec.Header()))
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					rec := httptest.NewRecorder()
+					app.handler.ServeHTTP(rec, reqs[i%n])
+					i++
+				}
+			})
+		}
 	}
 }
