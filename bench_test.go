@@ -113,6 +113,9 @@ func (c *benchStore) CompareAndSwap(ctx context.Context, token string, old, b []
 	case *memstore.MemStore:
 		return swapMem(st, token, old, b, expiry)
 	}
+	if b == nil {
+		return nil, true, c.Store.Delete(token)
+	}
 	return nil, true, c.Store.Commit(token, b, expiry)
 }
 

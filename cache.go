@@ -2,6 +2,7 @@ package scsession
 
 import (
 	"bytes"
+	"encoding"
 	"hash/maphash"
 	"maps"
 	"reflect"
@@ -20,10 +21,10 @@ import (
 // chosen by a hash of the bytes and overwritten on collision: memory stays
 // bounded at cacheSlots values.
 type decodeCache[T any] struct {
-	seed    maphash.Seed
-	copy    copier // nil: T holds no references, assignment copies it
-	dynamic bool   // T has interface fields, which Update may fill with anything
-	slots   [cacheSlots]atomic.Pointer[cached[T]]
+	seed     maphash.Seed
+	copy     copier // nil: T holds no references, assignment copies it
+	faithful bool   // a T that Update leaves is what decoding its encoding gives
+	slots    [cacheSlots]atomic.Pointer[cached[T]]
 }
 
 const cacheSlots = 4096
@@ -41,30 +42,41 @@ func newDecodeCache[T any]() *decodeCache[T] {
 	if !ok {
 		return nil
 	}
-	return &decodeCache[T]{seed: maphash.MakeSeed(), copy: cp, dynamic: holdsInterface(reflect.TypeFor[T](), map[reflect.Type]bool{})}
+	return &decodeCache[T]{seed: maphash.MakeSeed(), copy: cp, faithful: faithful(reflect.TypeFor[T](), map[reflect.Type]bool{})}
 }
 
-func holdsInterface(t reflect.Type, seen map[reflect.Type]bool) bool {
+// faithful reports whether every value of t survives encoding/json
+// unchanged: no field JSON leaves out (unexported, `json:"-"`, shadowed in
+// an embedded struct), no custom or lossy encoding (time.Time loses its
+// monotonic reading), no interface.
+func faithful(t reflect.Type, seen map[reflect.Type]bool) bool {
 	if seen[t] {
-		return false
+		return true
 	}
 	seen[t] = true
+	if t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) ||
+		t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
+		return false
+	}
 	switch t.Kind() {
-	case reflect.Interface:
-		return true
+	case reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
+		return false
 	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return holdsInterface(t.Elem(), seen)
+		return faithful(t.Elem(), seen)
 	case reflect.Map:
-		return holdsInterface(t.Key(), seen) || holdsInterface(t.Elem(), seen)
+		return faithful(t.Key(), seen) && faithful(t.Elem(), seen)
 	case reflect.Struct:
 		for i := range t.NumField() {
-			if holdsInterface(t.Field(i).Type, seen) {
-				return true
+			f := t.Field(i)
+			if !f.IsExported() || f.Anonymous || f.Tag.Get("json") == "-" || !faithful(f.Type, seen) {
+				return false
 			}
 		}
 	}
-	return false
+	return true
 }
+
+var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 
 // decode is decodeData, answered from the cache when it can be.
 func (c *decodeCache[T]) decode(data []byte) (T, error) {
@@ -82,11 +94,12 @@ func (c *decodeCache[T]) decode(data []byte) (T, error) {
 	return v, err
 }
 
-// put records that data is the encoding of v, so that the next request
-// reading data needs no decoding. It keeps nothing for a T with interface
-// fields: what Update put there need not be what decoding gives.
+// put records that data is the encoding of v, so that the next request that
+// reads data needs no decoding. Only for a faithful T, and only if encoding
+// replaced no invalid UTF-8: otherwise decoding data gives something else
+// than v, and a hit must be exactly what decoding gives.
 func (c *decodeCache[T]) put(data []byte, v *T) {
-	if c == nil || c.dynamic || len(data) == 0 {
+	if c == nil || !c.faithful || len(data) == 0 || bytes.Contains(data, []byte(`\ufffd`)) {
 		return
 	}
 	c.slots[maphash.Bytes(c.seed, data)%cacheSlots].Store(&cached[T]{data: data, v: c.clone(v)})

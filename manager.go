@@ -43,6 +43,7 @@ type Manager[T any] struct {
 	cfg      config
 	shape    uint64 // fingerprint of T, to notice data written by another version of it
 	cache    *decodeCache[T]
+	zero     []byte         // the zero T as JSON, which a new session's empty data stands for
 	userID   func(T) string // WithUserID's; nil without
 	index    UserIndexStore // where userID's answers are indexed; nil without
 	skipped  *session[T]    // shared by every skipped request; never changed
@@ -105,10 +106,11 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 		panic("scsession: New needs a SessionManager made by scs.New() (with Store, Cookie.Name and Lifetime set); pass nil for the defaults")
 	}
 	var zero T
-	if _, err := json.Marshal(&zero); err != nil {
+	zeroData, err := json.Marshal(&zero)
+	if err != nil {
 		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, err))
 	}
-	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), skipped: &session[T]{skipped: true}}
+	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{skipped: true}}
 	for _, opt := range opts {
 		opt(&m.cfg)
 	}
@@ -156,6 +158,7 @@ type session[T any] struct {
 	destroyed   bool    // Destroy ran: expire the cookie unless a new session follows
 	stale       bool    // the cookie was signed with an older key: sign it again
 	old         string  // the token RenewToken replaced: deleted once the new one is saved
+	oldRead     []byte  // what the store held under old when the request read it
 	indexed     string  // the user the index has for the stored session (WithUserID)
 	committed   bool    // saved with the response headers; no more changes
 	skipped     bool    // WithSkip excluded this request
@@ -244,11 +247,11 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 	if err != nil {
 		return err
 	}
-	if bytes.Equal(b, s.env.data) {
+	if bytes.Equal(b, s.env.data) || (len(s.env.data) == 0 && bytes.Equal(b, m.zero)) {
 		return nil // nothing changed: nothing to save, as if fn had not run
 	}
 	if m.userID != nil {
-		s.env.user = m.userID(v)
+		s.env.user, s.env.hasUser = m.userID(v), true
 	}
 	s.env.data = b
 	s.updates = append(s.updates, fn)
@@ -270,7 +273,9 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 	defer m.unlock(ctx, s)
 	if s.token != "" {
 		if s.old == "" {
-			s.old = s.token // deleted once the new token is saved, so a failed save loses nothing
+			// Deleted once the new token is saved, so a failed save loses
+			// nothing, and only if it still holds what was read.
+			s.old, s.oldRead = s.token, s.read
 		}
 		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
 	}
@@ -406,6 +411,11 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 				if env.shape != m.shape {
 					v, err := decodeData[T](env.data)
 					m.repair(s, v, errors.Join(errShape, err))
+				} else if m.userID != nil && !env.hasUser {
+					// Saved before WithUserID: index it now, or revoking
+					// its user's sessions would miss it.
+					v, _ := m.cache.decode(env.data)
+					s.env.user, s.env.hasUser, s.save = m.userID(v), true, true
 				}
 				return nil
 			}
@@ -424,7 +434,7 @@ func (m *Manager[T]) repair(s *session[T], v T, cause error) {
 	s.env.data, _ = encodeData(&v) // New checked that T encodes
 	s.env.shape = m.shape
 	if m.userID != nil {
-		s.env.user = m.userID(v)
+		s.env.user, s.env.hasUser = m.userID(v), true
 	}
 	s.save = true
 	s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
@@ -460,6 +470,7 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
 	}
 	if err != nil {
+		clear(w.Header()) // the handler's Location, Cache-Control... belong to its answer, not to this one
 		m.errorFunc(w, r, err)
 		return false
 	}
@@ -503,9 +514,10 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 				s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
 			}
 			if s.old != "" {
-				if err := m.delete(ctx, s.old); err != nil {
-					return fmt.Errorf("scsession: renewing token: %w", err)
+				if ended, err := m.retire(ctx, s, now); err != nil || ended {
+					return err
 				}
+				expiry = m.expiry(&s.env)
 			}
 			if err := m.unindexUser(ctx, s); err != nil {
 				return err
@@ -525,6 +537,42 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	}
 }
 
+// retire deletes the token RenewToken replaced, if the store still holds
+// what the request read under it. If another request changed it meanwhile,
+// the request's changes are applied to that newer data, which moves to the
+// new token; if another request ended it (Destroy, a revocation), the new
+// token is deleted too, and the session stays ended. s.mu is held.
+func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (ended bool, err error) {
+	created, deadline := s.env.created, s.env.deadline // the renewal's
+	for range maxAttempts {
+		cur, ok, err := m.swap(ctx, s.old, s.oldRead, nil, time.Time{})
+		switch {
+		case err != nil:
+			return false, fmt.Errorf("scsession: renewing token: %w", err)
+		case ok:
+			return false, nil
+		case cur == nil || m.replay(s, cur) != nil:
+			if err := m.delete(ctx, s.token); err != nil {
+				return false, fmt.Errorf("scsession: renewing token: %w", err)
+			}
+			if m.index != nil && s.env.user != "" {
+				m.index.RemoveUserSession(ctx, s.env.user, m.key(s.token))
+			}
+			s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.old), Err: errEnded})
+			return true, nil
+		}
+		// replay made cur the base; move it to the new token.
+		written := s.read
+		s.oldRead, s.env.created, s.env.deadline, s.env.touched = cur, created, deadline, now
+		b := s.env.encode()
+		if _, ok, err := m.swap(ctx, s.token, written, b, m.expiry(&s.env)); err != nil || !ok {
+			return false, fmt.Errorf("scsession: renewing token: %w", errors.Join(err, ErrConflict))
+		}
+		s.read = b
+	}
+	return false, ErrConflict
+}
+
 var errEnded = errors.New("scsession: another request ended the session (Destroy, RenewToken) after this one read it; its changes were dropped so that the session stays ended")
 
 // replay makes cur, newer data than the request read, its base, and applies
@@ -535,7 +583,7 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 		return err
 	}
 	s.indexed = env.user // the request that saved cur indexed it so
-	if len(s.updates) > 0 {
+	if len(s.updates) > 0 || env.shape != m.shape {
 		v, _ := m.cache.decode(env.data) // what still fits, as on load
 		for _, fn := range s.updates {
 			fn(&v)
@@ -545,7 +593,7 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 		}
 		env.shape = m.shape
 		if m.userID != nil {
-			env.user = m.userID(v)
+			env.user, env.hasUser = m.userID(v), true
 		}
 	}
 	env.flashes = append(env.flashes, s.added...)
@@ -696,6 +744,10 @@ func (w *responseWriter[T]) commit() bool {
 }
 
 func (w *responseWriter[T]) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code) // informational (103 Early Hints): the response has not started
+		return
+	}
 	if w.commit() {
 		w.ResponseWriter.WriteHeader(code)
 	}
@@ -716,7 +768,13 @@ func (w *responseWriter[T]) Flush() {
 	}
 }
 
+// Hijack saves the session first: after it, nothing more can be sent. The
+// cookie set then travels only if the new owner of the connection sends
+// the response's headers.
 func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !w.commit() {
+		return nil, nil, errors.New("scsession: the session could not be saved, so the connection was not hijacked")
+	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 

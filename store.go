@@ -43,6 +43,12 @@ func (m *Manager[T]) delete(ctx context.Context, token string) error {
 }
 
 func (m *Manager[T]) deleteKey(ctx context.Context, key string) error {
+	if st, ok := m.sessions.Store.(*memstore.MemStore); ok {
+		mu := memLock(key) // or a save between its find and commit would undo the delete
+		mu.Lock()
+		defer mu.Unlock()
+		return st.Delete(key)
+	}
 	if cs, ok := m.sessions.Store.(scs.CtxStore); ok {
 		return cs.DeleteCtx(ctx, key)
 	}
@@ -58,14 +64,21 @@ func (m *Manager[T]) deleteKey(ctx context.Context, key string) error {
 type SwapStore interface {
 	scs.Store
 	// CompareAndSwap stores b under token until expiry if the store holds
-	// old for token, where a nil old means nothing (or an expired session).
-	// Otherwise it stores nothing and returns what the store holds, nil for
-	// nothing.
+	// old for token, where a nil old means nothing (or an expired session),
+	// and a nil b deletes. Otherwise it changes nothing and returns what the
+	// store holds, nil for nothing.
 	CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) (current []byte, swapped bool, err error)
 }
 
-// memLocks make memstore's find-compare-commit atomic, striped by key.
+// memLocks make memstore's find-compare-commit atomic, striped by key; every
+// write the Manager makes to a memstore holds its key's lock.
 var memLocks [64]sync.Mutex
+
+func memLock(key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &memLocks[h.Sum32()%uint32(len(memLocks))]
+}
 
 // swap saves b if the store still holds old for token, as SwapStore
 // describes; a store that cannot compare just saves.
@@ -77,6 +90,9 @@ func (m *Manager[T]) swap(ctx context.Context, token string, old, b []byte, expi
 	case *memstore.MemStore:
 		return swapMem(st, key, old, b, expiry)
 	default:
+		if b == nil {
+			return nil, true, m.deleteKey(ctx, key)
+		}
 		return nil, true, m.store(ctx, token, b, expiry)
 	}
 }
@@ -84,9 +100,7 @@ func (m *Manager[T]) swap(ctx context.Context, token string, old, b []byte, expi
 // swapMem is SwapStore's CompareAndSwap for scs's memstore, atomic among
 // the Managers of this process.
 func swapMem(st *memstore.MemStore, key string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	mu := &memLocks[h.Sum32()%uint32(len(memLocks))]
+	mu := memLock(key)
 	mu.Lock()
 	defer mu.Unlock()
 	cur, found, err := st.Find(key)
@@ -98,6 +112,9 @@ func swapMem(st *memstore.MemStore, key string, old, b []byte, expiry time.Time)
 	}
 	if (cur == nil) != (old == nil) || !bytes.Equal(cur, old) {
 		return cur, false, nil
+	}
+	if b == nil {
+		return nil, true, st.Delete(key)
 	}
 	return nil, true, st.Commit(key, b, expiry)
 }

@@ -21,7 +21,7 @@ import (
 //	created  8 bytes  Unix nanoseconds
 //	touched  8 bytes  last write to the store, Unix nanoseconds
 //	shape    8 bytes  fingerprint of T's type when the data was written
-//	flags    1 byte   bit 0: RememberMe
+//	flags    1 byte   bit 0: RememberMe; bit 1: user is WithUserID's answer
 //	user     uvarint-prefixed: WithUserID's answer for the data
 //	agent    uvarint-prefixed: the User-Agent that created the session
 //	flashes  uvarint count, then per flash uvarint-prefixed kind and message
@@ -31,6 +31,7 @@ const (
 	magicV1      = "scs\x01"
 	headerSize   = len(magic) + 8*4 + 1
 	flagRemember = 1 << 0
+	flagUser     = 1 << 1
 )
 
 // errNotOurs reports bytes in the store that scsession did not write.
@@ -42,6 +43,7 @@ type envelope struct {
 	touched  time.Time
 	shape    uint64
 	remember bool
+	hasUser  bool // user was computed by WithUserID, not left empty by a Manager without it
 	user     string
 	agent    string
 	flashes  []Flash
@@ -62,6 +64,9 @@ func (e *envelope) encode() []byte {
 	var flags byte
 	if e.remember {
 		flags |= flagRemember
+	}
+	if e.hasUser {
+		flags |= flagUser
 	}
 	b = append(b, flags)
 	b = appendString(b, e.user)
@@ -92,6 +97,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	e.touched = unixNano(p[16:24])
 	e.shape = binary.BigEndian.Uint64(p[24:32])
 	e.remember = p[32]&flagRemember != 0
+	e.hasUser = p[32]&flagUser != 0
 	p = p[33:]
 	if string(b[:len(magic)]) == magic {
 		var ok bool

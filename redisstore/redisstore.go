@@ -57,32 +57,41 @@ func (s *Store) Delete(token string) error { return s.scs.Delete(token) }
 // large database).
 func (s *Store) All() (map[string][]byte, error) { return s.scs.All() }
 
-// swapScript sets KEYS[1] to ARGV[2], expiring at ARGV[3] (Unix ms), if it
-// holds ARGV[1] (or, when ARGV[4] is "0", if it holds nothing). It answers
-// {1} when it did, {0} when the key holds nothing, {0, value} otherwise.
+// swapScript sets KEYS[1] to ARGV[2], expiring at ARGV[3] (Unix ms), or
+// deletes it when ARGV[5] is "1", if it holds ARGV[1] (or, when ARGV[4] is
+// "0", if it holds nothing). It answers {1} when it did, {0} when the key
+// holds nothing, {0, value} otherwise.
 var swapScript = redis.NewScript(1, `
 local cur = redis.call('GET', KEYS[1])
 local expected
 if ARGV[4] == '1' then expected = ARGV[1] else expected = false end
 if cur == expected then
-	redis.call('SET', KEYS[1], ARGV[2])
-	redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+	if ARGV[5] == '1' then
+		redis.call('DEL', KEYS[1])
+	else
+		redis.call('SET', KEYS[1], ARGV[2])
+		redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+	end
 	return {1}
 end
 if cur == false then return {0} end
 return {0, cur}
 `)
 
-// CompareAndSwap stores b under token until expiry if Redis holds old for it
-// (nil old: nothing), in one round trip. Otherwise it returns what Redis
-// holds, nil for nothing. It makes Store an scsession.SwapStore.
+// CompareAndSwap stores b under token until expiry (a nil b deletes) if
+// Redis holds old for it (nil old: nothing), in one round trip. Otherwise
+// it returns what Redis holds, nil for nothing. It makes Store an
+// scsession.SwapStore.
 func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) (cur []byte, swapped bool, err error) {
-	expect := "1"
+	expect, del := "1", "0"
 	if old == nil {
 		expect = "0"
 	}
+	if b == nil {
+		del = "1"
+	}
 	err = s.do(ctx, func(c redis.Conn) error {
-		reply, err := redis.Values(swapScript.Do(c, s.prefix+token, old, b, expiry.UnixMilli(), expect))
+		reply, err := redis.Values(swapScript.Do(c, s.prefix+token, old, b, expiry.UnixMilli(), expect, del))
 		if err != nil {
 			return err
 		}

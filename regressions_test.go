@@ -1,0 +1,246 @@
+package scsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+
+	"github.com/scsession/scsession/redisstore"
+)
+
+// Defects a review of the core found, each kept from coming back.
+
+func TestRenewTokenDoesNotBringBackARevokedSession(t *testing.T) {
+	stores := map[string]func(*testing.T) scs.Store{
+		"memstore": func(*testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) },
+		"redis":    func(t *testing.T) scs.Store { return redisstore.New(startRedis(t).Pool()) },
+	}
+	for name, store := range stores {
+		t.Run(name, func(t *testing.T) {
+			app := newAccountsApp(t, store(t), time.Hour)
+			m := app.m
+			loaded, release := make(chan struct{}), make(chan struct{})
+			url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/login":
+					m.RenewToken(r.Context())
+					m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+				case "/sudo": // reads, then renews (a privilege change) after a revocation
+					m.Get(r.Context())
+					close(loaded)
+					<-release
+					m.RenewToken(r.Context())
+				default:
+					fmt.Fprint(w, m.Get(r.Context()).Name)
+				}
+			}))
+			c := newClient(t)
+			c.post(url + "/login")
+			done := make(chan struct{})
+			go func() { defer close(done); c.post(url + "/sudo") }()
+			<-loaded
+			if n, err := m.RevokeUser(context.Background(), "alice"); err != nil || n != 1 {
+				t.Fatalf("RevokeUser = %d, %v", n, err)
+			}
+			close(release)
+			<-done
+			if got := c.get(url + "/whoami").body; got != "" {
+				t.Fatalf("after RevokeUser, the renewing client is logged in as %q", got)
+			}
+			if infos, _ := m.Sessions(context.Background(), "alice"); len(infos) != 0 {
+				t.Fatalf("alice has %d sessions after RevokeUser", len(infos))
+			}
+		})
+	}
+}
+
+type scratchSession struct {
+	Theme   string
+	Scratch string `json:"-"` // never stored
+}
+
+func TestDecodeCacheHandsOutOnlyWhatDecodingGives(t *testing.T) {
+	m := New[scratchSession](nil, WithLogger(discard))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(s *scratchSession) { s.Theme, s.Scratch = r.FormValue("theme"), r.FormValue("scratch") })
+	})
+	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r.Context())
+		fmt.Fprintf(w, "%q %q", s.Theme, s.Scratch)
+	})
+	url := serve(t, m, mux)
+	bob, alice := newClient(t), newClient(t)
+	bob.post(url + "/set?theme=dark")
+	alice.post(url + "/set?theme=dark&scratch=alice-secret") // the same stored bytes as bob's
+	if got := bob.get(url + "/get").body; got != `"dark" ""` {
+		t.Fatalf("bob's session reads %s: another session's unsaved field", got)
+	}
+	carol := newClient(t)
+	carol.post(url + "/set?theme=%FF") // invalid UTF-8, which JSON replaces
+	if got, want := carol.get(url+"/get").body, fmt.Sprintf("%q %q", "\ufffd", ""); got != want {
+		t.Fatalf("carol's session reads %s, want what decoding gives: %s", got, want)
+	}
+}
+
+func TestUpdateThatChangesNothingCreatesNoSession(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(discard))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) {})
+	}))
+	r := newClient(t).get(url)
+	if _, commits, _ := st.counts(); commits != 0 || r.header.Get("Set-Cookie") != "" {
+		t.Fatalf("an Update that changes nothing on a new visitor: %d writes, Set-Cookie %q", commits, r.header.Get("Set-Cookie"))
+	}
+}
+
+func TestMemstoreDeletesAreNotUndoneByAConcurrentSave(t *testing.T) {
+	sm := scs.New()
+	st := memstore.NewWithCleanupInterval(0)
+	sm.Store = st
+	m := New[user](sm, WithLogger(discard))
+	v1, v2 := []byte("v1"), []byte("v2")
+	expiry := time.Now().Add(time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	undone, tries := 0, 0
+	for ; tries < 20000 && time.Now().Before(deadline); tries++ {
+		key := fmt.Sprint("k", tries)
+		st.Commit(key, v1, expiry)
+		var wg sync.WaitGroup
+		wg.Go(func() { swapMem(st, key, v1, v2, expiry) })
+		wg.Go(func() { m.deleteKey(t.Context(), key) })
+		wg.Wait()
+		if _, found, _ := st.Find(key); found {
+			undone++
+		}
+		st.Delete(key)
+	}
+	if undone > 0 {
+		t.Fatalf("%d of %d deletes were undone by a concurrent save", undone, tries)
+	}
+}
+
+func TestLogoutRacingAnUpdateStaysLoggedOut(t *testing.T) {
+	st := memstore.NewWithCleanupInterval(0)
+	sm := scs.New()
+	sm.Store = st
+	m := New[user](sm, WithLogger(discard))
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			m.Update(r.Context(), func(u *user) { u.UserID = 1 })
+		case "/add":
+			m.Update(r.Context(), func(u *user) { u.Cart = append(u.Cart, "x") })
+		case "/logout":
+			m.Destroy(r.Context())
+		}
+	}))
+	send := func(path, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, nil)
+		if token != "" {
+			req.Header.Set("Cookie", "session="+token)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	back, tries := 0, 0
+	for ; tries < 5000 && time.Now().Before(deadline); tries++ {
+		cookie, _, _ := strings.Cut(send("/login", "").Header().Get("Set-Cookie"), ";")
+		token := strings.TrimPrefix(cookie, "session=")
+		var wg sync.WaitGroup
+		wg.Go(func() { send("/add", token) })
+		wg.Go(func() { send("/logout", token) })
+		wg.Wait()
+		if _, found, _ := st.Find(token); found {
+			back++
+		}
+	}
+	if back > 0 {
+		t.Fatalf("%d of %d logouts were undone by a concurrent Update", back, tries)
+	}
+}
+
+func TestSessionsSavedBeforeWithUserIDCanBeRevoked(t *testing.T) {
+	store := memstore.NewWithCleanupInterval(0)
+	before := newAccountsApp(t, store, time.Hour)
+	sm := scs.New()
+	sm.Store = store
+	before.m = New[user](sm, WithLogger(discard)) // the deploy before WithUserID
+	old := serve(t, before.m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		before.m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+	}))
+	after := newAccountsApp(t, store, time.Hour)
+	c := newClient(t)
+	c.post(old)
+	if got := c.get(after.url + "/whoami").body; got != "alice" {
+		t.Fatalf("after the deploy the session reads %q", got)
+	}
+	if n, err := after.m.RevokeUser(t.Context(), "alice"); err != nil || n != 1 {
+		t.Fatalf("RevokeUser(alice) = %d, %v; want the session saved before WithUserID", n, err)
+	}
+	if got := c.get(after.url + "/whoami").body; got != "" {
+		t.Fatalf("still logged in as %q", got)
+	}
+}
+
+func TestErrorFuncAnswersWithoutTheHandlersHeaders(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(discard))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.UserID = 1 })
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+	}))
+	st.fail = errors.New("store down")
+	r := newClient(t).get(url)
+	if r.status != http.StatusInternalServerError || r.header.Get("Location") != "" || strings.Contains(r.header.Get("Cache-Control"), "public") {
+		t.Fatalf("the ErrorFunc's answer: %d, Location %q, Cache-Control %q", r.status, r.header.Get("Location"), r.header.Get("Cache-Control"))
+	}
+}
+
+func TestHijackSavesTheSessionFirst(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(discard))
+	var late error
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.UserID = 7 })
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		late = m.Update(r.Context(), func(u *user) { u.UserID = 8 })
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		buf.Flush()
+	}))
+	newClient(t).get(url)
+	if _, commits, _ := st.counts(); commits != 1 || !errors.Is(late, ErrCommitted) {
+		t.Fatalf("hijack: %d saves, a change after it returned %v; want 1 save before, ErrCommitted after", commits, late)
+	}
+}
+
+func TestEarlyHintsDoNotStartTheResponse(t *testing.T) {
+	m := New[user](nil, WithLogger(discard))
+	var err error
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		err = m.Update(r.Context(), func(u *user) { u.UserID = 1 })
+	}))
+	if r := newClient(t).get(url); err != nil || r.header.Get("Set-Cookie") == "" {
+		t.Fatalf("Update after 103 Early Hints: %v, Set-Cookie %q", err, r.header.Get("Set-Cookie"))
+	}
+}
