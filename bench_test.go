@@ -428,3 +428,29 @@ func BenchmarkReadManySessions(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRedisSave compares, at the store, the two ways a save reaches
+// Redis: scs's pipelined MULTI/SET/PEXPIREAT/EXEC, and scsession's
+// compare-and-swap script (EVALSHA), with the session's size.
+func BenchmarkRedisSave(b *testing.B) {
+	pool := startRedis(b).Pool()
+	val := make([]byte, 181)
+	expiry := time.Now().Add(time.Hour)
+	b.Run("impl=multi", func(b *testing.B) {
+		st := redisstore.New(pool)
+		for b.Loop() {
+			if err := st.Commit("multi", val, expiry); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("impl=lua", func(b *testing.B) {
+		st := casredis.New(pool)
+		st.Commit("lua", val, expiry)
+		for b.Loop() {
+			if _, ok, err := st.CompareAndSwap(b.Context(), "lua", val, val, expiry); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
