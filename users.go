@@ -21,7 +21,8 @@ import (
 //
 // The index changes when a session's user does (typically at login), when
 // its token is renewed and when it is destroyed: a request that changes
-// neither costs nothing more.
+// neither costs nothing more. Sessions saved before WithUserID was turned on
+// are indexed when they are next used.
 func WithUserID[T any](id func(T) string) Option {
 	return func(c *config) { c.userID = id }
 }
