@@ -33,6 +33,10 @@ func WithSigningKeys(keys ...[]byte) Option {
 	return func(c *config) { c.keys = keys }
 }
 
+// strictB64 refuses signatures whose unused trailing bits are set, so that a
+// signature has one spelling and a cookie can only be one we issued.
+var strictB64 = base64.RawURLEncoding.Strict()
+
 var (
 	errMalformed = errors.New("scsession: session cookie is not shaped like a session token")
 	errSignature = errors.New("scsession: session cookie signature does not match any signing key")
@@ -53,7 +57,7 @@ func (m *Manager[T]) verify(ctx context.Context, value string) (token string, st
 	token, sig, ok := strings.Cut(value, ".")
 	ok = ok && isToken(token) && len(sig) == sigLen // before decoding: got has room for sigLen characters only
 	if ok {
-		n, err := base64.RawURLEncoding.Decode(got[:], []byte(sig))
+		n, err := strictB64.Decode(got[:], []byte(sig))
 		ok = err == nil && n == len(got)
 	}
 	if !ok {
