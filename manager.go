@@ -81,8 +81,9 @@ func WithSkipHeader(name string) Option {
 // WithIdleRefresh sets how often, at most, a request that changes nothing
 // rewrites the session to push back its idle expiry when the SessionManager
 // has an IdleTimeout. The default is a tenth of the IdleTimeout, so a session
-// expires between 0.9 and 1 IdleTimeout after its last request while most
-// reads cost no store write. Zero rewrites on every request, as scs does.
+// expires between 0.9 and 1 IdleTimeout after the last request that used it
+// (read or changed it) while most reads cost no store write. Zero rewrites on
+// every such request, as scs does on every request.
 func WithIdleRefresh(every time.Duration) Option {
 	return func(c *config) { c.idleRefresh, c.refreshSet = every, true }
 }
@@ -137,7 +138,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 
 // session is one request's view of its session. Its data stays encoded, so a
 // request that never calls Get pays nothing to decode it, and every Get
-// decodes a fresh T that no one else holds.
+// gets a fresh T that no one else holds (decoded, or copied from the cache).
 //
 // env is always read plus the request's changes. The changes are also kept
 // as operations (updates, added, remember), so that when a save finds that
@@ -315,7 +316,7 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 	if s.token != "" {
 		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
 	}
-	s.token, s.old, s.indexed, s.read, s.env, s.loaded, s.loadErr = "", "", "", nil, m.fresh(), true, nil
+	s.token, s.old, s.oldRead, s.indexed, s.read, s.env, s.loaded, s.loadErr = "", "", nil, "", nil, m.fresh(), true, nil
 	s.updates, s.added, s.rememberSet, s.save, s.stale = nil, nil, false, false, false
 	s.destroyed = true
 	return nil

@@ -99,14 +99,7 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 // cannot sign out somebody else. Revoke panics outside LoadAndSave; tools
 // that act for any user use RevokeUserSession.
 func (m *Manager[T]) Revoke(ctx context.Context, id string) error {
-	s := m.from(ctx)
-	if s.skipped {
-		return ErrSkipped
-	}
-	s.mu.Lock()
-	err := m.load(ctx, s)
-	user := s.env.user
-	m.unlock(ctx, s)
+	user, _, err := m.current(ctx)
 	if err != nil {
 		return err
 	}
@@ -133,21 +126,28 @@ func (m *Manager[T]) RevokeUserSession(ctx context.Context, user, id string) err
 // current one ("log out everywhere else"), and returns how many it ended. An
 // anonymous session has no others.
 func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
-	s := m.from(ctx)
-	if s.skipped {
-		return 0, ErrSkipped
-	}
-	s.mu.Lock()
-	err := m.load(ctx, s)
-	user, own := s.env.user, ""
-	if s.token != "" {
-		own = m.key(s.token)
-	}
-	m.unlock(ctx, s)
+	user, own, err := m.current(ctx)
 	if err != nil || user == "" {
 		return 0, err
 	}
 	return m.revoke(ctx, user, own)
+}
+
+// current returns the user of the request's session and its store key.
+func (m *Manager[T]) current(ctx context.Context) (user, key string, err error) {
+	s := m.from(ctx)
+	if s.skipped {
+		return "", "", ErrSkipped
+	}
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	if err := m.load(ctx, s); err != nil {
+		return "", "", err
+	}
+	if s.token != "" {
+		key = m.key(s.token)
+	}
+	return s.env.user, key, nil
 }
 
 // RevokeUser ends every session of user, after a password change or a
