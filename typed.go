@@ -221,26 +221,18 @@ func arrayLen(t reflect.Type) int {
 }
 
 // codec is the scs.Codec that New installs on the SessionManager, so that
-// scs's own methods (Iterate, Load, Deadline...) read and write the same
-// envelope as the Manager. T stays JSON in values["scsession.data"].
+// scs's own methods (Iterate, Load, Deadline, RememberMe...) read and write
+// the same envelope as the Manager.
 type codec struct{}
 
 const (
-	keyData     = "scsession.data"
-	keyFlashes  = "scsession.flashes"
-	keyCreated  = "scsession.created"
-	keyTouched  = "scsession.touched"
-	keyShape    = "scsession.shape"
-	keyRemember = "__rememberMe" // scs's own key, so sm.RememberMe means the same
+	keyEnvelope = "scsession.envelope" // the whole envelope, so no field is lost on the way through scs
+	keyRemember = "__rememberMe"       // scs's own key, so sm.RememberMe means the same
 )
 
 func (codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
-	e := envelope{deadline: deadline}
-	e.data, _ = values[keyData].([]byte)
-	e.flashes, _ = values[keyFlashes].([]Flash)
-	e.created, _ = values[keyCreated].(time.Time)
-	e.touched, _ = values[keyTouched].(time.Time)
-	e.shape, _ = values[keyShape].(uint64)
+	e, _ := values[keyEnvelope].(envelope)
+	e.deadline = deadline
 	e.remember, _ = values[keyRemember].(bool)
 	return e.encode(), nil
 }
@@ -250,12 +242,5 @@ func (codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	if err != nil {
 		return time.Time{}, nil, err
 	}
-	return e.deadline, map[string]any{
-		keyData:     e.data,
-		keyFlashes:  e.flashes,
-		keyCreated:  e.created,
-		keyTouched:  e.touched,
-		keyShape:    e.shape,
-		keyRemember: e.remember,
-	}, nil
+	return e.deadline, map[string]any{keyEnvelope: e, keyRemember: e.remember}, nil
 }

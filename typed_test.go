@@ -576,3 +576,29 @@ func TestBytesThatAreNotOursGiveAFreshSession(t *testing.T) {
 		})
 	}
 }
+
+func TestScsOwnMethodsKeepTheEnvelope(t *testing.T) {
+	sm := scs.New() // its memstore: WithUserID needs an indexed store
+	sm.Cookie.Persist = false
+	m := New[user](sm, WithUserID(func(u user) string { return u.Name }))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/login?id=7&name=ann")
+	token := c.cookie(url)
+
+	ctx, err := sm.Load(t.Context(), token) // scs's own path, through the codec New installed
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm.RememberMe(ctx, true)
+	if _, _, err := sm.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.get(url + "/get").body; got != "id=7 name=ann cart=[] prefs=map[]" {
+		t.Fatalf("after scs's Load and Commit the session reads %q", got)
+	}
+	b, _, _ := sm.Store.Find(token)
+	if env, err := decodeEnvelope(b); err != nil || !env.remember || env.user != "ann" || !env.hasUser {
+		t.Fatalf("envelope after scs's Commit: %+v, %v", env, err)
+	}
+}
