@@ -42,17 +42,18 @@ func TestCachedValuesAreDeepCopies(t *testing.T) {
 		List:   &node{Name: "1", Next: &node{Name: "2"}},
 		When:   time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC),
 	}
-	data, err := json.Marshal(orig)
+	data, err := encodeData(&orig)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want, _ := json.Marshal(orig)
 	for i := range 3 { // a miss, then hits
 		v, err := c.decode(data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := json.Marshal(v); string(got) != string(data) {
-			t.Fatalf("decode %d: %s, want %s", i, got, data)
+		if got, _ := json.Marshal(v); string(got) != string(want) {
+			t.Fatalf("decode %d: %s, want %s", i, got, want)
 		}
 		v.Tags[0], v.Nested[0][0], v.ByName["k"][0] = "changed", 9, "changed"
 		v.Ptr.Name, v.Ptr.Cart[0], v.Ptr.Prefs["a"] = "changed", "changed", "changed"

@@ -205,7 +205,7 @@ type busyStore struct {
 
 func (s *busyStore) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
 	s.swaps++
-	newer := (&envelope{deadline: expiry, data: []byte(fmt.Sprintf(`{"UserID":%d}`, s.swaps))}).encode()
+	newer := (&envelope{deadline: expiry, data: packed(fmt.Sprintf(`{"UserID":%d}`, s.swaps))}).encode()
 	return newer, false, nil
 }
 

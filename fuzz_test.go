@@ -11,7 +11,7 @@ import (
 // returns, a request gets a 200 and a usable session, never a panic or a 500.
 func FuzzDecode(f *testing.F) {
 	now := time.Now()
-	f.Add((&envelope{deadline: now.Add(time.Hour), data: []byte(`{"UserID":1,"Cart":["a"]}`)}).encode())
+	f.Add((&envelope{deadline: now.Add(time.Hour), data: packed(`{"UserID":1,"Cart":["a"]}`)}).encode())
 	f.Add((&envelope{deadline: now.Add(time.Hour), flashes: []Flash{{"info", "hi"}}, remember: true}).encode())
 	f.Add([]byte(magic))
 	f.Add([]byte("garbage"))

@@ -12,7 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,7 +42,7 @@ type Manager[T any] struct {
 	cfg      config
 	shape    uint64 // fingerprint of T, to notice data written by another version of it
 	cache    *decodeCache[T]
-	zero     []byte         // the zero T as JSON, which a new session's empty data stands for
+	zero     []byte         // the zero T as packed JSON, which a new session's empty data stands for
 	userID   func(T) string // WithUserID's; nil without
 	index    UserIndexStore // where userID's answers are indexed; nil without
 	skipped  *session[T]    // shared by every skipped request; never changed
@@ -107,9 +106,9 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 		panic("scsession: New needs a SessionManager made by scs.New() (with Store, Cookie.Name and Lifetime set); pass nil for the defaults")
 	}
 	var zero T
-	zeroData, err := json.Marshal(&zero)
+	zeroData, err := encodeData(&zero)
 	if err != nil {
-		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, err))
+		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, errors.Unwrap(err)))
 	}
 	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{skipped: true}}
 	for _, opt := range opts {

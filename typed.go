@@ -13,10 +13,11 @@ import (
 
 // What the store holds for one session: a fixed binary header that the
 // middleware reads without touching T, the pending flash messages, then T as
-// JSON. JSON because encoding/json decodes as much as still fits when T has
-// changed shape, and needs no gob.Register.
+// JSON, packed (pack.go). JSON because encoding/json decodes as much as still
+// fits when T has changed shape, and needs no gob.Register.
 //
-//	magic    4 bytes  "scs\x02" ("scs\x01": the same without user and agent)
+//	magic    4 bytes  "scs\x03" ("scs\x02": data not packed; "scs\x01": nor
+//	                  user and agent)
 //	deadline 8 bytes  absolute expiry, Unix nanoseconds
 //	created  8 bytes  Unix nanoseconds
 //	touched  8 bytes  last write to the store, Unix nanoseconds
@@ -25,9 +26,10 @@ import (
 //	user     uvarint-prefixed: WithUserID's answer for the data
 //	agent    uvarint-prefixed: the User-Agent that created the session
 //	flashes  uvarint count, then per flash uvarint-prefixed kind and message
-//	data     the rest: T as JSON (empty for the zero T)
+//	data     the rest: T as packed JSON (empty for the zero T)
 const (
-	magic        = "scs\x02"
+	magic        = "scs\x03"
+	magicV2      = "scs\x02"
 	magicV1      = "scs\x01"
 	headerSize   = len(magic) + 8*4 + 1
 	flagRemember = 1 << 0
@@ -47,7 +49,7 @@ type envelope struct {
 	user     string
 	agent    string
 	flashes  []Flash
-	data     []byte // T as JSON; may alias the store's memory, so never written to
+	data     []byte // T as packed JSON; may alias the store's memory, so never written to
 }
 
 func (e *envelope) encode() []byte {
@@ -85,10 +87,14 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decodeEnvelope reads the header and flashes of b. It does not decode T:
-// e.data is the JSON, sharing b's memory.
+// e.data is the packed JSON, sharing b's memory.
 func decodeEnvelope(b []byte) (envelope, error) {
 	var e envelope
-	if len(b) < headerSize || (string(b[:len(magic)]) != magic && string(b[:len(magic)]) != magicV1) {
+	if len(b) < headerSize {
+		return e, errNotOurs
+	}
+	version := string(b[:len(magic)])
+	if version != magic && version != magicV2 && version != magicV1 {
 		return e, errNotOurs
 	}
 	p := b[len(magic):]
@@ -99,7 +105,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	e.remember = p[32]&flagRemember != 0
 	e.hasUser = p[32]&flagUser != 0
 	p = p[33:]
-	if string(b[:len(magic)]) == magic {
+	if version != magicV1 {
 		var ok bool
 		if e.user, p, ok = readString(p); !ok {
 			return envelope{}, errNotOurs
@@ -127,6 +133,12 @@ func decodeEnvelope(b []byte) (envelope, error) {
 		}
 	}
 	e.data = p
+	if version != magic && len(p) > 0 {
+		var err error
+		if e.data, err = pack(nil, p); err != nil {
+			return envelope{}, errNotOurs
+		}
+	}
 	return e, nil
 }
 
@@ -143,24 +155,28 @@ func readString(p []byte) (string, []byte, bool) {
 	return string(p[:l]), p[l:], true
 }
 
-// decodeData turns stored JSON into a T that shares no memory with anything
-// else, so the caller may change it freely. Empty data is the zero T. On
-// error the returned T holds every field that still fits.
+// decodeData turns stored packed JSON into a T that shares no memory with
+// anything else, so the caller may change it freely. Empty data is the zero
+// T. On error the returned T holds every field that still fits.
 func decodeData[T any](data []byte) (T, error) {
 	var v T
 	if len(data) == 0 {
 		return v, nil
 	}
-	err := json.Unmarshal(data, &v)
+	j, err := unpack(make([]byte, 0, len(data)+len(data)/2), data)
+	if err != nil {
+		return v, err
+	}
+	err = json.Unmarshal(j, &v)
 	return v, err
 }
 
 func encodeData[T any](v *T) ([]byte, error) {
-	b, err := json.Marshal(v)
+	j, err := json.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("scsession: cannot encode %T as JSON: %w", *v, err)
 	}
-	return b, nil
+	return pack(make([]byte, 0, len(j)), j)
 }
 
 // shapeOf fingerprints T's structure (field names, JSON tags and types, all

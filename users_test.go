@@ -285,14 +285,17 @@ func TestWithUserIDNeedsAnIndexedStore(t *testing.T) {
 }
 
 func TestOldEnvelopesStillDecode(t *testing.T) {
-	e := envelope{deadline: time.Now().Add(time.Hour), data: []byte(`{"Name":"ann"}`), flashes: []Flash{{"info", "hi"}}}
-	v2 := e.encode()
-	// Version 1 had no user and agent: the same bytes without their two
-	// empty strings.
+	// Version 2 held T's JSON as it is; version 1 also had no user and
+	// agent: the same bytes without their two empty strings.
+	e := envelope{deadline: time.Now().Add(time.Hour), flashes: []Flash{{"info", "hi"}}}
+	v2 := append([]byte(magicV2), e.encode()[len(magic):]...)
+	v2 = append(v2, `{"Name":"ann"}`...)
 	v1 := append([]byte(magicV1), v2[len(magic):headerSize]...)
 	v1 = append(v1, v2[headerSize+2:]...)
-	got, err := decodeEnvelope(v1)
-	if err != nil || string(got.data) != `{"Name":"ann"}` || len(got.flashes) != 1 {
-		t.Fatalf("a version 1 envelope decodes to %+v, %v", got, err)
+	for name, b := range map[string][]byte{"1": v1, "2": v2} {
+		got, err := decodeEnvelope(b)
+		if err != nil || string(got.data) != string(packed(`{"Name":"ann"}`)) || len(got.flashes) != 1 {
+			t.Fatalf("a version %s envelope decodes to %+v, %v", name, got, err)
+		}
 	}
 }
