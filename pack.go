@@ -41,6 +41,11 @@ const (
 var (
 	errJSON   = errors.New("scsession: not valid JSON")
 	errPacked = errors.New("scsession: stored session data is damaged")
+
+	// damagedData stands for data that cannot be read (kind 7 is no kind):
+	// decoding it fails with errPacked, so the session is repaired as any
+	// whose data no longer fits.
+	damagedData = []byte{7 << 5}
 )
 
 // pack appends the packed form of the JSON value j to dst.

@@ -87,7 +87,8 @@ func appendString(b []byte, s string) []byte {
 }
 
 // decodeEnvelope reads the header and flashes of b. It does not decode T:
-// e.data is the packed JSON, sharing b's memory.
+// e.data is the packed JSON, sharing b's memory (a packed copy for versions 1
+// and 2, or damagedData if their JSON does not pack).
 func decodeEnvelope(b []byte) (envelope, error) {
 	var e envelope
 	if len(b) < headerSize {
@@ -136,7 +137,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	if version != magic && len(p) > 0 {
 		var err error
 		if e.data, err = pack(nil, p); err != nil {
-			return envelope{}, errNotOurs
+			e.data = damagedData // the envelope is still ours: decoding T reports the damage
 		}
 	}
 	return e, nil
@@ -176,7 +177,11 @@ func encodeData[T any](v *T) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scsession: cannot encode %T as JSON: %w", *v, err)
 	}
-	return pack(make([]byte, 0, len(j)), j)
+	b, err := pack(make([]byte, 0, len(j)), j)
+	if err != nil {
+		return nil, fmt.Errorf("scsession: cannot store %T: its JSON nests deeper than %d levels", *v, maxDepth)
+	}
+	return b, nil
 }
 
 // shapeOf fingerprints T's structure (field names, JSON tags and types, all

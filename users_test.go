@@ -299,3 +299,16 @@ func TestOldEnvelopesStillDecode(t *testing.T) {
 		}
 	}
 }
+
+func TestOldEnvelopeWithDamagedDataKeepsItsHeader(t *testing.T) {
+	e := envelope{deadline: time.Now().Add(time.Hour), flashes: []Flash{{"info", "hi"}}, user: "ann", hasUser: true}
+	v2 := append([]byte(magicV2), e.encode()[len(magic):]...)
+	v2 = append(v2, `{"Name":"ann"`...) // cut short
+	got, err := decodeEnvelope(v2)
+	if err != nil || len(got.flashes) != 1 || got.user != "ann" {
+		t.Fatalf("a version 2 envelope with damaged data decodes to %+v, %v; want its header kept", got, err)
+	}
+	if _, err := decodeData[user](got.data); !errors.Is(err, errPacked) {
+		t.Fatalf("decoding its data: %v, want %v", err, errPacked)
+	}
+}

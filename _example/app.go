@@ -210,8 +210,8 @@ func (v view) CartCount() int {
 	return n
 }
 
-// SessionJSON is the session as the store holds it, for the home page to
-// show, without the CSRF token.
+// SessionJSON is the session's data as JSON, the form the store keeps it in
+// (packed), for the home page to show, without the CSRF token.
 func (v view) SessionJSON() string {
 	s := v.S
 	if s.CSRF != "" {
