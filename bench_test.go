@@ -434,7 +434,7 @@ func BenchmarkReadManySessions(b *testing.B) {
 // compare-and-swap script (EVALSHA), with the session's size.
 func BenchmarkRedisSave(b *testing.B) {
 	pool := startRedis(b).Pool()
-	val := make([]byte, 181)
+	val := make([]byte, 149)
 	expiry := time.Now().Add(time.Hour)
 	b.Run("impl=multi", func(b *testing.B) {
 		st := redisstore.New(pool)
