@@ -13,7 +13,8 @@ const (
 	EventCreated EventKind = iota + 1
 	// EventRenewed: RenewToken replaced the session's token; Session names the old one.
 	EventRenewed
-	// EventDestroyed: Destroy ended the session.
+	// EventDestroyed: Destroy, or a revocation (Revoke, RevokeOthers,
+	// RevokeUser, RevokeUserSession), ended the session.
 	EventDestroyed
 	// EventMismatch: the stored data no longer fits the session type (or is not
 	// scsession's at all). Fields that still fit were kept; Err says what did not.

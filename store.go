@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"hash/fnv"
 	"sync"
 	"time"
@@ -22,6 +23,17 @@ func (m *Manager[T]) key(token string) string {
 		return base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	return token
+}
+
+// keyName is the name events give the session stored under key: shortHash
+// of its token, which is where a HashTokenInStore key starts too.
+func (m *Manager[T]) keyName(key string) string {
+	if m.sessions.HashTokenInStore {
+		if sum, err := base64.RawURLEncoding.DecodeString(key); err == nil && len(sum) == sha256.Size {
+			return hex.EncodeToString(sum[:6])
+		}
+	}
+	return shortHash(key)
 }
 
 func (m *Manager[T]) find(ctx context.Context, token string) ([]byte, bool, error) {

@@ -179,7 +179,7 @@ func (m *Manager[T]) end(ctx context.Context, user, key string) error {
 	if err := m.deleteKey(ctx, key); err != nil {
 		return fmt.Errorf("scsession: revoking session: %w", err)
 	}
-	m.emit(ctx, Event{Kind: EventDestroyed, Session: shortHash(key)})
+	m.emit(ctx, Event{Kind: EventDestroyed, Session: m.keyName(key)})
 	return m.index.RemoveUserSession(ctx, user, key)
 }
 

@@ -312,3 +312,36 @@ func TestOldEnvelopeWithDamagedDataKeepsItsHeader(t *testing.T) {
 		t.Fatalf("decoding its data: %v, want %v", err, errPacked)
 	}
 }
+
+func TestRevocationNamesSessionsAsOtherEventsDo(t *testing.T) {
+	for _, hashed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("HashTokenInStore=%v", hashed), func(t *testing.T) {
+			sm := scs.New()
+			sm.HashTokenInStore = hashed
+			var events eventLog
+			m := New[user](sm, WithLogger(discard), events.option(), WithUserID(func(u user) string { return u.Name }))
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+				m.Update(r.Context(), func(u *user) { u.Name = "ann" })
+			})
+			mux.HandleFunc("POST /revoke-user", func(w http.ResponseWriter, r *http.Request) {
+				m.RevokeUser(r.Context(), "ann")
+			})
+			url := serve(t, m, mux)
+			for range 2 {
+				newClient(t).post(url + "/login")
+			}
+			newClient(t).post(url + "/revoke-user")
+
+			names := map[EventKind][]string{}
+			for _, e := range events.events {
+				names[e.Kind] = append(names[e.Kind], e.Session)
+			}
+			slices.Sort(names[EventCreated])
+			slices.Sort(names[EventDestroyed])
+			if len(names[EventCreated]) != 2 || !slices.Equal(names[EventCreated], names[EventDestroyed]) {
+				t.Fatalf("created %v, destroyed %v: want the same two names", names[EventCreated], names[EventDestroyed])
+			}
+		})
+	}
+}
