@@ -3,6 +3,7 @@ package scsession
 import (
 	"context"
 	"encoding/gob"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -451,6 +452,40 @@ func BenchmarkRedisSave(b *testing.B) {
 			if _, ok, err := st.CompareAndSwap(b.Context(), "lua", val, val, expiry); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
+		}
+	})
+}
+
+// BenchmarkCodec measures what packing adds to encoding/json for the
+// benchmark's session: form=json is json.Marshal/Unmarshal alone,
+// form=packed what the store gets (encodeData, decodeData).
+func BenchmarkCodec(b *testing.B) {
+	v := benchSeed()
+	j, _ := json.Marshal(v)
+	p, _ := encodeData(&v)
+	b.Run("op=encode/form=json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			json.Marshal(&v)
+		}
+	})
+	b.Run("op=encode/form=packed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			encodeData(&v)
+		}
+	})
+	b.Run("op=decode/form=json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var out benchUser
+			json.Unmarshal(j, &out)
+		}
+	})
+	b.Run("op=decode/form=packed", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			decodeData[benchUser](p)
 		}
 	})
 }
