@@ -431,7 +431,7 @@ var errShape = errors.New("scsession: the stored session was written by another 
 // repair replaces data that no longer fits T with v, the part of it that
 // still does, and warns once: the repaired data is saved with this response.
 func (m *Manager[T]) repair(s *session[T], v T, cause error) {
-	s.env.data, _ = encodeData(&v) // New checked that T encodes (nested too deep, v is saved as the zero T)
+	s.env.data, _ = encodeData(&v) // New checked that T encodes; a v nested too deep to pack is saved as the zero T
 	s.env.shape = m.shape
 	if m.userID != nil {
 		s.env.user, s.env.hasUser = m.userID(v), true
