@@ -9,14 +9,15 @@ import (
 )
 
 // The store holds T's JSON packed: the same tree of values, with JSON's
-// punctuation replaced by a tag byte per value. Keys, strings and the text of
-// numbers stay as encoding/json wrote them, and unpacking gives that JSON
-// back byte for byte, so decoding is still encoding/json's, with everything
-// it does when T has changed shape. Packing saves the quotes, colons and
-// commas: about a quarter of a typical session.
+// punctuation replaced by a tag byte per value and integers by varints. Keys,
+// strings and other numbers stay as encoding/json wrote them, and unpacking
+// gives that JSON back byte for byte, so decoding is still encoding/json's,
+// with everything it does when T has changed shape. Packing saves the quotes,
+// colons, commas and braces: about a fifth of the JSON.
 //
-// A value is a tag byte, kind<<5 | n, then what the kind needs. n is a count
-// or a length; 31 means 31 plus a uvarint that follows the tag.
+// A value is a tag byte, kind<<tagShift | n, then what the kind needs. n is a
+// count, a length or an integer; 31 means 31 plus a uvarint that follows the
+// tag.
 //
 //	kind 0  null (n=0), false (n=1), true (n=2)
 //	kind 1  string: n bytes, JSON-escaped, without the quotes
@@ -26,29 +27,35 @@ import (
 //	kind 5  integer -n
 //	kind 6  any other number: its n bytes of JSON text
 const (
-	kindLiteral = iota
+	kindLiteral byte = iota
 	kindString
 	kindArray
 	kindObject
 	kindUint
 	kindNegative
 	kindNumber
+	kindNone // no value: marks data known to be damaged
+)
 
-	smallMax = 31    // n at or above this continues in a uvarint
-	maxDepth = 10000 // nesting, as encoding/json allows
+const (
+	tagShift = 5
+	smallMax = 1<<tagShift - 1 // the largest n in a tag, which says a uvarint follows
+	maxDepth = 10000           // nesting, as encoding/json allows
 )
 
 var (
 	errJSON   = errors.New("scsession: not valid JSON")
 	errPacked = errors.New("scsession: stored session data is damaged")
-
-	// damagedData stands for data that cannot be read (kind 7 is no kind):
-	// decoding it fails with errPacked, so the session is repaired as any
-	// whose data no longer fits.
-	damagedData = []byte{7 << 5}
 )
 
-// pack appends the packed form of the JSON value j to dst.
+// damaged returns data that stands for data that cannot be read: decoding
+// it fails with errPacked, so the session is repaired as any whose data no
+// longer fits.
+func damaged() []byte { return []byte{kindNone << tagShift} }
+
+// pack appends the packed form of the JSON value j to dst. It checks the
+// structure (nesting, quotes, separators), not every rule of JSON:
+// encoding/json checks the rest when it decodes.
 func pack(dst, j []byte) ([]byte, error) {
 	p := packer{j: j, out: dst}
 	if err := p.value(0); err != nil {
@@ -73,24 +80,24 @@ func (p *packer) skipSpace() {
 }
 
 func (p *packer) value(depth int) error {
-	if depth > maxDepth {
+	if depth >= maxDepth {
 		return errJSON
 	}
 	p.skipSpace()
 	if p.i == len(p.j) {
 		return errJSON
 	}
-	switch c := p.j[p.i]; {
-	case c == '{' || c == '[':
+	switch c := p.j[p.i]; c {
+	case '{', '[':
 		return p.container(c, depth)
-	case c == '"':
+	case '"':
 		s, err := p.str()
 		if err != nil {
 			return err
 		}
 		p.out = appendTag(p.out, kindString, uint64(len(s)))
 		p.out = append(p.out, s...)
-	case c == 'n', c == 'f', c == 't':
+	case 'n', 'f', 't':
 		for n, lit := range [...]string{"null", "false", "true"} {
 			if lit[0] == c && len(p.j)-p.i >= len(lit) && string(p.j[p.i:p.i+len(lit)]) == lit {
 				p.i += len(lit)
@@ -108,13 +115,13 @@ func (p *packer) value(depth int) error {
 // container packs an object or array: its tag is written first and its
 // count filled in once the members are known.
 func (p *packer) container(open byte, depth int) error {
-	kind, end := byte(kindArray), byte(']')
+	kind, end := kindArray, byte(']')
 	if open == '{' {
 		kind, end = kindObject, '}'
 	}
 	p.i++
 	at := len(p.out)
-	p.out = append(p.out, kind<<5)
+	p.out = append(p.out, kind<<tagShift)
 	count := uint64(0)
 	for {
 		p.skipSpace()
@@ -154,7 +161,8 @@ func (p *packer) container(open byte, depth int) error {
 		return nil
 	}
 	p.out[at] |= smallMax
-	p.out = slices.Insert(p.out, at+1, binary.AppendUvarint(nil, count-smallMax)...)
+	var more [binary.MaxVarintLen64]byte
+	p.out = slices.Insert(p.out, at+1, more[:binary.PutUvarint(more[:], count-smallMax)]...)
 	return nil
 }
 
@@ -186,11 +194,11 @@ func (p *packer) number() error {
 	if len(text) == 0 {
 		return errJSON
 	}
-	kind, digits := byte(kindUint), text
+	kind, digits := kindUint, text
 	if digits[0] == '-' {
 		kind, digits = kindNegative, digits[1:]
 	}
-	if n, err := strconv.ParseUint(string(digits), 10, 64); err == nil && (digits[0] != '0' || len(digits) == 1) && n < math.MaxUint64-smallMax {
+	if n, err := strconv.ParseUint(string(digits), 10, 64); err == nil && (digits[0] != '0' || len(digits) == 1) {
 		p.out = appendTag(p.out, kind, n)
 		return nil
 	}
@@ -201,13 +209,16 @@ func (p *packer) number() error {
 
 func appendTag(b []byte, kind byte, n uint64) []byte {
 	if n < smallMax {
-		return append(b, kind<<5|byte(n))
+		return append(b, kind<<tagShift|byte(n))
 	}
-	return binary.AppendUvarint(append(b, kind<<5|smallMax), n-smallMax)
+	return binary.AppendUvarint(append(b, kind<<tagShift|smallMax), n-smallMax)
 }
 
 // unpack appends the JSON text of the packed value b to dst. It never
-// panics: damaged input gives errPacked, or JSON that encoding/json refuses.
+// panics, whatever b holds: damage to the structure gives errPacked, while
+// damage inside a string or a number gives JSON that encoding/json refuses or
+// reads as other values (the store is trusted with the data; unpack only
+// guards against crashes and runaway work).
 func unpack(dst, b []byte) ([]byte, error) {
 	u := unpacker{b: b, out: dst}
 	if err := u.value(0); err != nil {
@@ -227,7 +238,7 @@ type unpacker struct {
 
 func (u *unpacker) value(depth int) error {
 	kind, n, err := u.tag()
-	if err != nil || depth > maxDepth {
+	if err != nil || depth >= maxDepth {
 		return errPacked
 	}
 	switch kind {
@@ -286,7 +297,7 @@ func (u *unpacker) tag() (byte, uint64, error) {
 	if u.i == len(u.b) {
 		return 0, 0, errPacked
 	}
-	kind, n := u.b[u.i]>>5, uint64(u.b[u.i]&smallMax)
+	kind, n := u.b[u.i]>>tagShift, uint64(u.b[u.i]&smallMax)
 	u.i++
 	if n == smallMax {
 		more, w := binary.Uvarint(u.b[u.i:])

@@ -111,3 +111,18 @@ func FuzzPack(f *testing.F) {
 		}
 	})
 }
+
+func TestPackNestsAsDeepAsEncodingJSON(t *testing.T) {
+	for _, n := range []int{maxDepth, maxDepth + 1} {
+		j := []byte(strings.Repeat("[", n) + strings.Repeat("]", n))
+		p, err := pack(nil, j)
+		if (err == nil) != json.Valid(j) {
+			t.Fatalf("%d nested arrays: pack says %v, json.Valid %v", n, err, json.Valid(j))
+		}
+		if err == nil {
+			if back, err := unpack(nil, p); err != nil || !bytes.Equal(back, j) {
+				t.Fatalf("%d nested arrays do not unpack: %v", n, err)
+			}
+		}
+	}
+}

@@ -26,7 +26,10 @@ func (m *Manager[T]) key(token string) string {
 }
 
 // keyName is the name events give the session stored under key: shortHash
-// of its token, which is where a HashTokenInStore key starts too.
+// of its token, which is where a HashTokenInStore key starts too. A key
+// indexed before HashTokenInStore was turned on is the token itself, named
+// by its first 6 bytes; it no longer opens a session, since lookups now hash
+// the token.
 func (m *Manager[T]) keyName(key string) string {
 	if m.sessions.HashTokenInStore {
 		if sum, err := base64.RawURLEncoding.DecodeString(key); err == nil && len(sum) == sha256.Size {

@@ -88,7 +88,7 @@ func appendString(b []byte, s string) []byte {
 
 // decodeEnvelope reads the header and flashes of b. It does not decode T:
 // e.data is the packed JSON, sharing b's memory (a packed copy for versions 1
-// and 2, or damagedData if their JSON does not pack).
+// and 2, or damaged() if their JSON does not pack).
 func decodeEnvelope(b []byte) (envelope, error) {
 	var e envelope
 	if len(b) < headerSize {
@@ -137,7 +137,7 @@ func decodeEnvelope(b []byte) (envelope, error) {
 	if version != magic && len(p) > 0 {
 		var err error
 		if e.data, err = pack(nil, p); err != nil {
-			e.data = damagedData // the envelope is still ours: decoding T reports the damage
+			e.data = damaged() // the envelope is still ours: decoding T reports the damage
 		}
 	}
 	return e, nil
