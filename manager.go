@@ -545,6 +545,7 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (ended bool, err error) {
 	created, deadline := s.env.created, s.env.deadline // the renewal's
 	for range maxAttempts {
+		written := s.read // what the new token holds; replay moves s.read
 		cur, ok, err := m.swap(ctx, s.old, s.oldRead, nil, time.Time{})
 		switch {
 		case err != nil:
@@ -562,7 +563,6 @@ func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (
 			return true, nil
 		}
 		// replay made cur the base; move it to the new token.
-		written := s.read
 		s.oldRead, s.env.created, s.env.deadline, s.env.touched = cur, created, deadline, now
 		b := s.env.encode()
 		if _, ok, err := m.swap(ctx, s.token, written, b, m.expiry(&s.env)); err != nil || !ok {

@@ -244,3 +244,57 @@ func TestEarlyHintsDoNotStartTheResponse(t *testing.T) {
 		t.Fatalf("Update after 103 Early Hints: %v, Set-Cookie %q", err, r.header.Get("Set-Cookie"))
 	}
 }
+
+// A login (RenewToken) while another request on the same session saves used
+// to fail with a 500: moving the newer data to the new token compared against
+// the wrong bytes.
+func TestRenewTokenCarriesOverAConcurrentChange(t *testing.T) {
+	stores := map[string]func(*testing.T) scs.Store{
+		"memstore": func(*testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) },
+		"redis":    func(t *testing.T) scs.Store { return redisstore.New(startRedis(t).Pool()) },
+	}
+	for name, store := range stores {
+		t.Run(name, func(t *testing.T) {
+			sm := scs.New()
+			sm.Store = store(t)
+			m := New[user](sm, WithLogger(discard))
+			loaded, release := make(chan struct{}), make(chan struct{})
+			url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/add":
+					m.Update(r.Context(), func(u *user) { u.Cart = append(u.Cart, r.FormValue("item")) })
+				case "/login": // reads, then renews while /add saves
+					m.Get(r.Context())
+					close(loaded)
+					<-release
+					m.RenewToken(r.Context())
+				default:
+					fmt.Fprint(w, strings.Join(m.Get(r.Context()).Cart, ","))
+				}
+			}))
+			c := newClient(t)
+			c.post(url + "/add?item=bread")
+			old := c.cookie(url)
+			tab := newClient(t) // another tab of the same browser
+			tab.setCookie(url, old)
+
+			done := make(chan response, 1)
+			go func() { done <- c.post(url + "/login") }()
+			<-loaded
+			tab.post(url + "/add?item=tea")
+			close(release)
+			if r := <-done; r.status != http.StatusOK {
+				t.Fatalf("login while another request saved: %d %s", r.status, r.body)
+			}
+			if c.cookie(url) == old {
+				t.Fatal("the token was not renewed")
+			}
+			if got := c.get(url + "/").body; got != "bread,tea" {
+				t.Fatalf("after the renewal the cart is %q, want bread,tea", got)
+			}
+			if got := tab.get(url + "/").body; got != "" {
+				t.Fatalf("the old token still reads %q", got)
+			}
+		})
+	}
+}
