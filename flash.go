@@ -49,7 +49,7 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 		return nil
 	}
 	var shown []Flash
-	if s.read == nil {
+	if s.read == nil && s.oldRead == nil {
 		shown = s.env.flashes // nothing stored: what the request holds is all there is
 	} else {
 		shown = append(m.takeStored(ctx, s), s.added...)
@@ -58,33 +58,46 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	return shown
 }
 
-// takeStored removes the flash messages stored under s.token and returns
-// them, leaving s.env on what the store then holds plus the request's
-// changes. A store error fails the request, as a failed load does. s.mu is
-// held.
+// takeStored removes the flash messages stored for the session and returns
+// them. They are under s.token, and s moves onto what the store then holds
+// plus the request's changes; or, after RenewToken in this request, under
+// the old token, until the save retires it. There s.oldRead moves only if no
+// other request changed the old token, so that retire still carries their
+// change over. A store error fails the request, as a failed load does. s.mu
+// is held.
 func (m *Manager[T]) takeStored(ctx context.Context, s *session[T]) []Flash {
-	for range maxAttempts {
-		base, err := decodeEnvelope(s.read)
+	token, read, renewed := s.token, s.read, s.read == nil
+	if renewed {
+		token, read = s.old, s.oldRead
+	}
+	for attempt := range maxAttempts {
+		base, err := decodeEnvelope(read)
 		if err != nil || len(base.flashes) == 0 {
 			return nil
 		}
 		taken := base.flashes
 		base.flashes, base.touched = nil, time.Now()
 		b := base.encode()
-		cur, ok, err := m.swap(ctx, s.token, s.read, b, m.expiry(&base))
+		cur, ok, err := m.swap(ctx, token, read, b, m.expiry(&base))
 		switch {
 		case err != nil:
 			s.loadErr = fmt.Errorf("scsession: removing shown flash messages: %w", err)
 			return nil
+		case ok && renewed:
+			if attempt == 0 {
+				s.oldRead = b
+			}
+			return taken
 		case ok:
 			m.replay(s, b)
 			return taken
 		case cur == nil:
 			return nil // the session was ended meanwhile; saving will notice
 		}
-		if m.replay(s, cur) != nil {
+		if !renewed && m.replay(s, cur) != nil {
 			return nil
 		}
+		read = cur
 	}
 	s.loadErr = ErrConflict
 	return nil

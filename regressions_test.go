@@ -298,3 +298,49 @@ func TestRenewTokenCarriesOverAConcurrentChange(t *testing.T) {
 		})
 	}
 }
+
+// After RenewToken, Flashes used to show the old token's stored messages
+// without removing them from the store, so another request on the old token,
+// at the same moment, showed them as well.
+func TestFlashesAfterRenewTokenAreShownOnce(t *testing.T) {
+	m := New[user](nil, WithLogger(discard))
+	renewed, release := make(chan struct{}), make(chan struct{})
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/flash":
+			m.Flash(r.Context(), "info", r.FormValue("msg"))
+			return
+		case "/login": // renews, then shows the page's messages
+			m.RenewToken(r.Context())
+			if r.FormValue("wait") != "" {
+				close(renewed)
+				<-release
+			}
+		}
+		for _, f := range m.Flashes(r.Context()) {
+			fmt.Fprint(w, f.Message, ";")
+		}
+	}))
+
+	c := newClient(t)
+	c.post(url + "/flash?msg=hello")
+	if got := c.post(url + "/login").body; got != "hello;" {
+		t.Fatalf("the login page shows %q, want hello;", got)
+	}
+	if got := c.get(url + "/").body; got != "" {
+		t.Fatalf("the next page shows %q again", got)
+	}
+
+	c.post(url + "/flash?msg=again")
+	tab := newClient(t)
+	tab.setCookie(url, c.cookie(url))
+	done := make(chan response, 1)
+	go func() { done <- c.post(url + "/login?wait=1") }()
+	<-renewed
+	shownByTab := tab.get(url + "/").body
+	close(release)
+	shownByLogin := (<-done).body
+	if shownByTab+shownByLogin != "again;" {
+		t.Fatalf("the other tab showed %q and the login page %q: want again; shown once", shownByTab, shownByLogin)
+	}
+}
