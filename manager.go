@@ -544,6 +544,7 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 // token is deleted too, and the session stays ended. s.mu is held.
 func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (ended bool, err error) {
 	created, deadline := s.env.created, s.env.deadline // the renewal's
+	indexedAs := s.env.user                            // indexUser put the new token under this user
 	for range maxAttempts {
 		written := s.read // what the new token holds; replay moves s.read
 		cur, ok, err := m.swap(ctx, s.old, s.oldRead, nil, time.Time{})
@@ -569,6 +570,10 @@ func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (
 			return false, fmt.Errorf("scsession: renewing token: %w", errors.Join(err, ErrConflict))
 		}
 		s.read = b
+		if err := m.reindex(ctx, s.token, indexedAs, s.env.user, s.env.deadline); err != nil {
+			return false, err
+		}
+		indexedAs = s.env.user
 	}
 	return false, ErrConflict
 }
@@ -630,6 +635,26 @@ func (m *Manager[T]) unindexUser(ctx context.Context, s *session[T]) error {
 	}
 	if err := m.index.RemoveUserSession(ctx, prev, key); err != nil {
 		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
+	}
+	return nil
+}
+
+// reindex moves the index entry of the session under token from one user to
+// another, when the data another request saved names another user.
+func (m *Manager[T]) reindex(ctx context.Context, token, from, to string, deadline time.Time) error {
+	if m.index == nil || from == to {
+		return nil
+	}
+	key := m.key(token)
+	if to != "" {
+		if err := m.index.AddUserSession(ctx, to, key, deadline); err != nil {
+			return fmt.Errorf("scsession: indexing the session of a user: %w", err)
+		}
+	}
+	if from != "" {
+		if err := m.index.RemoveUserSession(ctx, from, key); err != nil {
+			return fmt.Errorf("scsession: indexing the session of a user: %w", err)
+		}
 	}
 	return nil
 }

@@ -344,3 +344,145 @@ func TestFlashesAfterRenewTokenAreShownOnce(t *testing.T) {
 		t.Fatalf("the other tab showed %q and the login page %q: want again; shown once", shownByTab, shownByLogin)
 	}
 }
+
+// A renewal (sudo) racing an account switch in another tab: the switched-to
+// user's session moved to the new token but was never indexed under them,
+// so RevokeUser could not end it.
+func TestRenewTokenRacingAUserChangeIndexesTheNewUser(t *testing.T) {
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(0)
+	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	loaded, release := make(chan struct{}), make(chan struct{})
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			m.RenewToken(r.Context())
+			m.Update(r.Context(), func(u *user) { u.Name = r.FormValue("name") })
+		case "/switch": // no renewal
+			m.Update(r.Context(), func(u *user) { u.Name = r.FormValue("name") })
+		case "/sudo":
+			m.Get(r.Context())
+			close(loaded)
+			<-release
+			m.RenewToken(r.Context())
+		default:
+			fmt.Fprint(w, m.Get(r.Context()).Name)
+		}
+	}))
+	c := newClient(t)
+	c.post(url + "/login?name=alice")
+	tab := newClient(t)
+	tab.setCookie(url, c.cookie(url))
+	done := make(chan response, 1)
+	go func() { done <- c.post(url + "/sudo") }()
+	<-loaded
+	tab.post(url + "/switch?name=bob")
+	close(release)
+	if r := <-done; r.status != 200 {
+		t.Fatalf("sudo: %d", r.status)
+	}
+	if got := c.get(url + "/").body; got != "bob" {
+		t.Fatalf("session reads %q, want bob", got)
+	}
+	n, err := m.RevokeUser(context.Background(), "bob")
+	if got := c.get(url + "/").body; got != "" {
+		t.Fatalf("RevokeUser(bob) = %d, %v; the session still reads %q", n, err, got)
+	}
+}
+
+// pausing is memstore behind SwapStore/UserIndexStore, pausing once after
+// AddUserSession for a given user.
+type pausing struct {
+	*memstore.MemStore
+	idx            *memIndex
+	user           string
+	added, release chan struct{}
+}
+
+func (p *pausing) CompareAndSwap(_ context.Context, key string, old, b []byte, exp time.Time) ([]byte, bool, error) {
+	return swapMem(p.MemStore, key, old, b, exp)
+}
+
+func (p *pausing) AddUserSession(ctx context.Context, u, key string, exp time.Time) error {
+	err := p.idx.AddUserSession(ctx, u, key, exp)
+	if u == p.user && p.added != nil {
+		close(p.added)
+		p.added = nil
+		<-p.release
+	}
+	return err
+}
+
+func (p *pausing) RemoveUserSession(ctx context.Context, u, key string) error {
+	return p.idx.RemoveUserSession(ctx, u, key)
+}
+
+func (p *pausing) UserSessions(ctx context.Context, u string) (map[string][]byte, error) {
+	return p.idx.UserSessions(ctx, u)
+}
+
+// RevokeUser (another device: "log out everywhere") while a login was being
+// saved dropped the login's index entry as stale before its save landed, so
+// the new session could never be revoked.
+func TestRevokeUserDuringALoginLeavesItRevocable(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	st := &pausing{MemStore: ms, idx: &memIndex{store: ms, users: map[string]map[string]time.Time{}},
+		user: "alice", added: make(chan struct{}), release: make(chan struct{})}
+	sm := scs.New()
+	sm.Store = st
+	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/login" {
+			m.RenewToken(r.Context())
+			m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+			return
+		}
+		fmt.Fprint(w, m.Get(r.Context()).Name)
+	}))
+	c := newClient(t)
+	added := st.added
+	done := make(chan response, 1)
+	go func() { done <- c.post(url + "/login") }()
+	<-added
+	m.RevokeUser(context.Background(), "alice") // finds nothing stored yet
+	close(st.release)
+	<-done
+	if got := c.get(url + "/").body; got != "alice" {
+		t.Fatalf("login: %q", got)
+	}
+	n, err := m.RevokeUser(context.Background(), "alice")
+	if got := c.get(url + "/").body; got != "" {
+		t.Fatalf("later RevokeUser(alice) = %d, %v; the session still reads %q", n, err, got)
+	}
+}
+
+// "Change password": renew the token, then log out every other session. The
+// old token counted as another session, and revoking it ended this one too.
+func TestRenewTokenThenRevokeOthersKeepsTheCurrentSession(t *testing.T) {
+	sm := scs.New()
+	sm.Store = memstore.NewWithCleanupInterval(0)
+	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			m.RenewToken(r.Context())
+			m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+		case "/password":
+			m.RenewToken(r.Context())
+			n, err := m.RevokeOthers(r.Context())
+			fmt.Fprint(w, n, err)
+		default:
+			fmt.Fprint(w, m.Get(r.Context()).Name)
+		}
+	}))
+	c, other := newClient(t), newClient(t)
+	c.post(url + "/login")
+	other.post(url + "/login")
+	r := c.post(url + "/password")
+	if got := c.get(url + "/").body; got != "alice" {
+		t.Fatalf("/password answered %d %q; afterwards this session reads %q, want alice", r.status, r.body, got)
+	}
+	if got := other.get(url + "/").body; got != "" {
+		t.Fatalf("the other session reads %q", got)
+	}
+}

@@ -49,7 +49,10 @@ type UserIndexStore interface {
 	// RemoveUserSession forgets that the session under key belongs to user.
 	RemoveUserSession(ctx context.Context, user, key string) error
 	// UserSessions returns, by key, the stored data of the user's sessions
-	// that the store still holds, and forgets the others.
+	// that the store holds, and forgets the entries that have expired. An
+	// entry whose session the store does not hold stays until it expires or
+	// is removed: its session may be a save still in flight, which a
+	// revocation listing at that moment must not leave unindexed for good.
 	UserSessions(ctx context.Context, user string) (map[string][]byte, error)
 }
 
@@ -130,40 +133,44 @@ func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
 	if err != nil || user == "" {
 		return 0, err
 	}
-	return m.revoke(ctx, user, own)
+	return m.revoke(ctx, user, own...)
 }
 
-// current returns the user of the request's session and its store key.
-func (m *Manager[T]) current(ctx context.Context) (user, key string, err error) {
+// current returns the user of the request's session and its store keys: its
+// token's and, after RenewToken in this request, the old token's, which the
+// save retires (revoking it would end the renewed session too).
+func (m *Manager[T]) current(ctx context.Context) (user string, own []string, err error) {
 	s := m.from(ctx)
 	if s.skipped {
-		return "", "", ErrSkipped
+		return "", nil, ErrSkipped
 	}
 	s.mu.Lock()
 	defer m.unlock(ctx, s)
 	if err := m.load(ctx, s); err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	if s.token != "" {
-		key = m.key(s.token)
+	for _, token := range []string{s.token, s.old} {
+		if token != "" {
+			own = append(own, m.key(token))
+		}
 	}
-	return s.env.user, key, nil
+	return s.env.user, own, nil
 }
 
 // RevokeUser ends every session of user, after a password change or a
 // stolen laptop, and returns how many it ended.
 func (m *Manager[T]) RevokeUser(ctx context.Context, user string) (int, error) {
-	return m.revoke(ctx, user, "")
+	return m.revoke(ctx, user)
 }
 
-func (m *Manager[T]) revoke(ctx context.Context, user, keep string) (int, error) {
+func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (int, error) {
 	stored, err := m.userSessions(ctx, user)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for key := range stored {
-		if key == keep {
+		if slices.Contains(keep, key) {
 			continue
 		}
 		if err := m.end(ctx, user, key); err != nil {
@@ -279,11 +286,12 @@ func (x *memIndex) UserSessions(_ context.Context, user string) (map[string][]by
 		if err != nil {
 			return nil, err
 		}
-		if !found || now.After(expiry) {
+		switch {
+		case now.After(expiry):
 			delete(x.users[user], key)
-			continue
+		case found:
+			out[key] = b
 		}
-		out[key] = b
 	}
 	if len(x.users[user]) == 0 {
 		delete(x.users, user)

@@ -122,9 +122,10 @@ redis.call('PEXPIREAT', KEYS[1], last[2])
 return 1
 `)
 
-// listScript returns the members of the sorted set KEYS[1] that have not
-// expired (ARGV[1], Unix ms) and whose session (prefix ARGV[2]) Redis still
-// holds, each followed by its data; it drops the others.
+// listScript drops the members of the sorted set KEYS[1] that have expired
+// (ARGV[1], Unix ms) and returns those whose session (prefix ARGV[2]) Redis
+// holds, each followed by its data. A member whose session Redis does not
+// hold stays until it expires: it may be a save still in flight.
 var listScript = redis.NewScript(1, `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 local out = {}
@@ -133,8 +134,6 @@ for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 	if data then
 		out[#out + 1] = key
 		out[#out + 1] = data
-	else
-		redis.call('ZREM', KEYS[1], key)
 	end
 end
 return out
@@ -159,7 +158,7 @@ func (s *Store) RemoveUserSession(ctx context.Context, user, key string) error {
 }
 
 // UserSessions returns, by key, the data of the user's sessions that Redis
-// still holds, in one round trip, and forgets the others. The script reads
+// holds, in one round trip, and forgets the entries that have expired. The script reads
 // session keys it is not given as KEYS, which Redis Cluster does not allow:
 // use a single Redis (with replicas if need be).
 func (s *Store) UserSessions(ctx context.Context, user string) (map[string][]byte, error) {
