@@ -540,8 +540,10 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 // retire deletes the token RenewToken replaced, if the store still holds
 // what the request read under it. If another request changed it meanwhile,
 // the request's changes are applied to that newer data, which moves to the
-// new token; if another request ended it (Destroy, a revocation), the new
-// token is deleted too, and the session stays ended. s.mu is held.
+// new token, and to the index under the user it names; if another request
+// ended it (Destroy, a revocation), the new token is deleted too, and the
+// session stays ended, as it does when a revocation ends the new token
+// before the old one is retired. s.mu is held.
 func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (ended bool, err error) {
 	created, deadline := s.env.created, s.env.deadline // the renewal's
 	indexedAs := s.env.user                            // indexUser put the new token under this user
@@ -554,20 +556,18 @@ func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (
 		case ok:
 			return false, nil
 		case cur == nil || m.replay(s, cur) != nil:
-			if err := m.delete(ctx, s.token); err != nil {
-				return false, fmt.Errorf("scsession: renewing token: %w", err)
-			}
-			if m.index != nil && s.env.user != "" {
-				m.index.RemoveUserSession(ctx, s.env.user, m.key(s.token))
-			}
-			s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.old), Err: errEnded})
-			return true, nil
+			return true, m.dropRenewed(ctx, s, s.token, s.env.user)
 		}
 		// replay made cur the base; move it to the new token.
 		s.oldRead, s.env.created, s.env.deadline, s.env.touched = cur, created, deadline, now
 		b := s.env.encode()
-		if _, ok, err := m.swap(ctx, s.token, written, b, m.expiry(&s.env)); err != nil || !ok {
-			return false, fmt.Errorf("scsession: renewing token: %w", errors.Join(err, ErrConflict))
+		switch stored, ok, err := m.swap(ctx, s.token, written, b, m.expiry(&s.env)); {
+		case err != nil:
+			return false, fmt.Errorf("scsession: renewing token: %w", err)
+		case !ok && stored == nil: // a revocation ended the new token meanwhile: the old one ends too
+			return true, m.dropRenewed(ctx, s, s.old, s.indexed)
+		case !ok:
+			return false, fmt.Errorf("scsession: renewing token: %w", ErrConflict)
 		}
 		s.read = b
 		if err := m.reindex(ctx, s.token, indexedAs, s.env.user, s.env.deadline); err != nil {
@@ -636,6 +636,19 @@ func (m *Manager[T]) unindexUser(ctx context.Context, s *session[T]) error {
 	if err := m.index.RemoveUserSession(ctx, prev, key); err != nil {
 		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
 	}
+	return nil
+}
+
+// dropRenewed deletes what is left of a session that another request ended
+// during its renewal: the token, and its index entry under user.
+func (m *Manager[T]) dropRenewed(ctx context.Context, s *session[T], token, user string) error {
+	if err := m.delete(ctx, token); err != nil {
+		return fmt.Errorf("scsession: renewing token: %w", err)
+	}
+	if m.index != nil && user != "" {
+		m.index.RemoveUserSession(ctx, user, m.key(token))
+	}
+	s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.old), Err: errEnded})
 	return nil
 }
 

@@ -486,3 +486,68 @@ func TestRenewTokenThenRevokeOthersKeepsTheCurrentSession(t *testing.T) {
 		t.Fatalf("the other session reads %q", got)
 	}
 }
+
+// pauseOnCreate is pausing that also waits once right after it stores a
+// session under a new key (a save of a new token).
+type pauseOnCreate struct {
+	pausing
+	created chan struct{}
+}
+
+func (p *pauseOnCreate) CompareAndSwap(ctx context.Context, key string, old, b []byte, exp time.Time) ([]byte, bool, error) {
+	cur, ok, err := p.pausing.CompareAndSwap(ctx, key, old, b, exp)
+	if old == nil && b != nil && p.created != nil {
+		close(p.created)
+		p.created = nil
+		<-p.release
+	}
+	return cur, ok, err
+}
+
+// A login whose new session was revoked ("log out everywhere" on another
+// device) just after its save, while another tab changed the old session,
+// used to answer 500 and leave the old session alive.
+func TestRevokedLoginWhileTheOldSessionChangedEndsBoth(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	st := &pauseOnCreate{pausing: pausing{MemStore: ms, idx: &memIndex{store: ms, users: map[string]map[string]time.Time{}},
+		release: make(chan struct{})}, created: make(chan struct{})}
+	sm := scs.New()
+	sm.Store = st
+	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/add":
+			m.Update(r.Context(), func(u *user) { u.Cart = append(u.Cart, r.FormValue("item")) })
+		case "/login":
+			m.RenewToken(r.Context())
+			m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+		default:
+			fmt.Fprint(w, m.Get(r.Context()).Name, strings.Join(m.Get(r.Context()).Cart, ","))
+		}
+	}))
+	c := newClient(t)
+	created := st.created
+	st.created = nil // the cart's first save is not the one to pause
+	c.post(url + "/add?item=bread")
+	st.created = created
+	tab := newClient(t)
+	tab.setCookie(url, c.cookie(url))
+
+	done := make(chan response, 1)
+	go func() { done <- c.post(url + "/login") }()
+	<-created // the new token is saved, the old one not yet retired
+	if n, err := m.RevokeUser(context.Background(), "alice"); err != nil || n != 1 {
+		t.Fatalf("RevokeUser = %d, %v", n, err)
+	}
+	tab.post(url + "/add?item=tea")
+	close(st.release)
+	if r := <-done; r.status != http.StatusOK {
+		t.Fatalf("the revoked login answered %d %s", r.status, r.body)
+	}
+	if got := c.get(url + "/").body; got != "" {
+		t.Fatalf("after the revocation the browser reads %q", got)
+	}
+	if got := tab.get(url + "/").body; got != "" {
+		t.Fatalf("the old session survived: it reads %q", got)
+	}
+}
