@@ -514,13 +514,19 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 				s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
 			}
 			if s.old != "" {
-				if ended, err := m.retire(ctx, s, now); err != nil || ended {
+				ended, err := m.retire(ctx, s, now)
+				if err != nil {
+					m.abandon(ctx, s)
 					return err
+				}
+				if ended {
+					return nil
 				}
 				expiry = m.expiry(&s.env)
 			}
 			if err := m.unindexUser(ctx, s); err != nil {
-				return err
+				// Saved all the same: listings skip the stale entry until it expires.
+				m.cfg.logger.WarnContext(ctx, "scsession: stale user index entry kept", slog.String("error", err.Error()))
 			}
 			if m.cookieChanged(s) {
 				m.writeCookie(w, s.token, expiry, s.env.remember)
@@ -611,7 +617,8 @@ func (m *Manager[T]) replay(s *session[T], cur []byte) error {
 
 // indexUser records the session under its user before it is saved, when
 // that is news to the index: a new session or token, or another user. A
-// save that then fails leaves an entry that listing drops. s.mu is held.
+// save that then fails leaves an entry that listings skip until it expires.
+// s.mu is held.
 func (m *Manager[T]) indexUser(ctx context.Context, s *session[T], isNew bool) error {
 	if m.index == nil || s.env.user == "" || (s.env.user == s.indexed && !isNew && s.old == "") {
 		return nil
@@ -637,6 +644,17 @@ func (m *Manager[T]) unindexUser(ctx context.Context, s *session[T]) error {
 		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
 	}
 	return nil
+}
+
+// abandon deletes, as far as the store lets it, the new token of a renewal
+// that failed after saving it: the client keeps the old token, which still
+// holds the session, and the new one must not live on among the user's
+// sessions with no browser holding it.
+func (m *Manager[T]) abandon(ctx context.Context, s *session[T]) {
+	m.delete(ctx, s.token)
+	if m.index != nil && s.env.user != "" {
+		m.index.RemoveUserSession(ctx, s.env.user, m.key(s.token))
+	}
 }
 
 // dropRenewed deletes what is left of a session that another request ended

@@ -19,12 +19,15 @@ import (
 
 // Defects a review of the core found, each kept from coming back.
 
+// swapStores are the stores whose saves compare and swap, by name: scs's
+// memstore and scsession's redisstore on a redis-server of the test's own.
+var swapStores = map[string]func(*testing.T) scs.Store{
+	"memstore": func(*testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) },
+	"redis":    func(t *testing.T) scs.Store { return redisstore.New(startRedis(t).Pool()) },
+}
+
 func TestRenewTokenDoesNotBringBackARevokedSession(t *testing.T) {
-	stores := map[string]func(*testing.T) scs.Store{
-		"memstore": func(*testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) },
-		"redis":    func(t *testing.T) scs.Store { return redisstore.New(startRedis(t).Pool()) },
-	}
-	for name, store := range stores {
+	for name, store := range swapStores {
 		t.Run(name, func(t *testing.T) {
 			app := newAccountsApp(t, store(t), time.Hour)
 			m := app.m
@@ -249,11 +252,7 @@ func TestEarlyHintsDoNotStartTheResponse(t *testing.T) {
 // to fail with a 500: moving the newer data to the new token compared against
 // the wrong bytes.
 func TestRenewTokenCarriesOverAConcurrentChange(t *testing.T) {
-	stores := map[string]func(*testing.T) scs.Store{
-		"memstore": func(*testing.T) scs.Store { return memstore.NewWithCleanupInterval(0) },
-		"redis":    func(t *testing.T) scs.Store { return redisstore.New(startRedis(t).Pool()) },
-	}
-	for name, store := range stores {
+	for name, store := range swapStores {
 		t.Run(name, func(t *testing.T) {
 			sm := scs.New()
 			sm.Store = store(t)
@@ -456,37 +455,6 @@ func TestRevokeUserDuringALoginLeavesItRevocable(t *testing.T) {
 	}
 }
 
-// "Change password": renew the token, then log out every other session. The
-// old token counted as another session, and revoking it ended this one too.
-func TestRenewTokenThenRevokeOthersKeepsTheCurrentSession(t *testing.T) {
-	sm := scs.New()
-	sm.Store = memstore.NewWithCleanupInterval(0)
-	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
-	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/login":
-			m.RenewToken(r.Context())
-			m.Update(r.Context(), func(u *user) { u.Name = "alice" })
-		case "/password":
-			m.RenewToken(r.Context())
-			n, err := m.RevokeOthers(r.Context())
-			fmt.Fprint(w, n, err)
-		default:
-			fmt.Fprint(w, m.Get(r.Context()).Name)
-		}
-	}))
-	c, other := newClient(t), newClient(t)
-	c.post(url + "/login")
-	other.post(url + "/login")
-	r := c.post(url + "/password")
-	if got := c.get(url + "/").body; got != "alice" {
-		t.Fatalf("/password answered %d %q; afterwards this session reads %q, want alice", r.status, r.body, got)
-	}
-	if got := other.get(url + "/").body; got != "" {
-		t.Fatalf("the other session reads %q", got)
-	}
-}
-
 // pauseOnCreate is pausing that also waits once right after it stores a
 // session under a new key (a save of a new token).
 type pauseOnCreate struct {
@@ -549,5 +517,102 @@ func TestRevokedLoginWhileTheOldSessionChangedEndsBoth(t *testing.T) {
 	}
 	if got := tab.get(url + "/").body; got != "" {
 		t.Fatalf("the old session survived: it reads %q", got)
+	}
+}
+
+// failRetire is pausing whose next compare-and-delete fails once.
+type failRetire struct {
+	pausing
+	fail bool
+}
+
+func (f *failRetire) CompareAndSwap(ctx context.Context, key string, old, b []byte, exp time.Time) ([]byte, bool, error) {
+	if b == nil && f.fail {
+		f.fail = false
+		return nil, false, errors.New("store hiccup")
+	}
+	return f.pausing.CompareAndSwap(ctx, key, old, b, exp)
+}
+
+// A renewal whose retirement of the old token failed answered 500, so the
+// browser kept the old token, but the new one stayed stored and listed: a
+// second session of the user that no browser held.
+func TestFailedRenewalLeavesNoSecondSession(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	st := &failRetire{pausing: pausing{MemStore: ms, idx: &memIndex{store: ms, users: map[string]map[string]time.Time{}}}}
+	sm := scs.New()
+	sm.Store = st
+	sm.ErrorFunc = func(w http.ResponseWriter, _ *http.Request, err error) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+		case "/sudo":
+			m.RenewToken(r.Context())
+		default:
+			fmt.Fprint(w, m.Get(r.Context()).Name)
+		}
+	}))
+	c := newClient(t)
+	c.post(url + "/login")
+	st.fail = true
+	if r := c.post(url + "/sudo"); r.status != http.StatusInternalServerError {
+		t.Fatalf("a renewal whose store failed answered %d", r.status)
+	}
+	if infos, _ := m.Sessions(context.Background(), "alice"); len(infos) != 1 {
+		t.Fatalf("one browser, but Sessions lists %d sessions", len(infos))
+	}
+	if got := c.get(url + "/").body; got != "alice" {
+		t.Fatalf("after the failed renewal the browser reads %q, want alice (its old session)", got)
+	}
+}
+
+// A "change password" page renews the token, shows the user's devices and
+// logs out the others. Sessions marked none as current after RenewToken, and
+// RevokeOthers revoked the old token as another session, which ended the
+// renewed one too.
+func TestChangePasswordPageKeepsTheCurrentSession(t *testing.T) {
+	for name, store := range swapStores {
+		t.Run(name, func(t *testing.T) {
+			sm := scs.New()
+			sm.Store = store(t)
+			sm.HashTokenInStore = true
+			m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+			url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/login":
+					m.RenewToken(r.Context())
+					m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+				case "/password":
+					m.RenewToken(r.Context())
+					infos, _ := m.Sessions(r.Context(), "alice")
+					current := 0
+					for _, info := range infos {
+						if info.Current {
+							current++
+						}
+					}
+					n, err := m.RevokeOthers(r.Context())
+					fmt.Fprintf(w, "%d listed, %d current, %d revoked, %v", len(infos), current, n, err)
+				default:
+					fmt.Fprint(w, m.Get(r.Context()).Name)
+				}
+			}))
+			c, other := newClient(t), newClient(t)
+			c.post(url + "/login")
+			other.post(url + "/login")
+			if got := c.post(url + "/password").body; got != "2 listed, 1 current, 1 revoked, <nil>" {
+				t.Fatalf("the password page says %q", got)
+			}
+			if got := c.get(url + "/").body; got != "alice" {
+				t.Fatalf("after the password change this browser reads %q, want alice", got)
+			}
+			if got := other.get(url + "/").body; got != "" {
+				t.Fatalf("the other device reads %q", got)
+			}
+		})
 	}
 }

@@ -72,12 +72,10 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 	if err != nil {
 		return nil, err
 	}
-	current := ""
+	var own []string
 	if s, ok := ctx.Value(m).(*session[T]); ok && !s.skipped {
 		s.mu.Lock()
-		if s.token != "" {
-			current = m.key(s.token)
-		}
+		own = m.ownKeys(s)
 		s.mu.Unlock()
 	}
 	infos := make([]SessionInfo, 0, len(stored))
@@ -88,7 +86,7 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 			LastSeen: env.touched,
 			Expires:  m.expiry(&env),
 			Agent:    env.agent,
-			Current:  key == current,
+			Current:  slices.Contains(own, key),
 		})
 	}
 	slices.SortFunc(infos, func(a, b SessionInfo) int { return b.LastSeen.Compare(a.LastSeen) })
@@ -136,9 +134,7 @@ func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
 	return m.revoke(ctx, user, own...)
 }
 
-// current returns the user of the request's session and its store keys: its
-// token's and, after RenewToken in this request, the old token's, which the
-// save retires (revoking it would end the renewed session too).
+// current returns the user of the request's session and its store keys.
 func (m *Manager[T]) current(ctx context.Context) (user string, own []string, err error) {
 	s := m.from(ctx)
 	if s.skipped {
@@ -149,12 +145,20 @@ func (m *Manager[T]) current(ctx context.Context) (user string, own []string, er
 	if err := m.load(ctx, s); err != nil {
 		return "", nil, err
 	}
+	return s.env.user, m.ownKeys(s), nil
+}
+
+// ownKeys returns the store keys of the request's session: its token's and,
+// after RenewToken in this request, the old token's, which the save retires
+// (revoking it would end the renewed session too). s.mu is held.
+func (m *Manager[T]) ownKeys(s *session[T]) []string {
+	var own []string
 	for _, token := range []string{s.token, s.old} {
 		if token != "" {
 			own = append(own, m.key(token))
 		}
 	}
-	return s.env.user, own, nil
+	return own
 }
 
 // RevokeUser ends every session of user, after a password change or a
