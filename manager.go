@@ -516,7 +516,9 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 			if s.old != "" {
 				ended, err := m.retire(ctx, s, now)
 				if err != nil {
-					m.abandon(ctx, s)
+					// The client keeps the old token, which still holds the session: the
+					// new one must not live on, listed, with no browser holding it.
+					m.forget(ctx, s.token, s.env.user)
 					return err
 				}
 				if ended {
@@ -646,25 +648,23 @@ func (m *Manager[T]) unindexUser(ctx context.Context, s *session[T]) error {
 	return nil
 }
 
-// abandon deletes, as far as the store lets it, the new token of a renewal
-// that failed after saving it: the client keeps the old token, which still
-// holds the session, and the new one must not live on among the user's
-// sessions with no browser holding it.
-func (m *Manager[T]) abandon(ctx context.Context, s *session[T]) {
-	m.delete(ctx, s.token)
-	if m.index != nil && s.env.user != "" {
-		m.index.RemoveUserSession(ctx, s.env.user, m.key(s.token))
-	}
-}
-
-// dropRenewed deletes what is left of a session that another request ended
-// during its renewal: the token, and its index entry under user.
-func (m *Manager[T]) dropRenewed(ctx context.Context, s *session[T], token, user string) error {
+// forget deletes the session under token and then its index entry under
+// user; an entry left behind is only skipped by listings until it expires.
+func (m *Manager[T]) forget(ctx context.Context, token, user string) error {
 	if err := m.delete(ctx, token); err != nil {
-		return fmt.Errorf("scsession: renewing token: %w", err)
+		return err
 	}
 	if m.index != nil && user != "" {
 		m.index.RemoveUserSession(ctx, user, m.key(token))
+	}
+	return nil
+}
+
+// dropRenewed forgets what is left of a session that another request ended
+// during its renewal: token, indexed under user.
+func (m *Manager[T]) dropRenewed(ctx context.Context, s *session[T], token, user string) error {
+	if err := m.forget(ctx, token, user); err != nil {
+		return fmt.Errorf("scsession: renewing token: %w", err)
 	}
 	s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.old), Err: errEnded})
 	return nil
