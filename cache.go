@@ -2,7 +2,6 @@ package scsession
 
 import (
 	"bytes"
-	"encoding"
 	"hash/maphash"
 	"maps"
 	"reflect"
@@ -16,18 +15,24 @@ import (
 // deep copies of it, which cost a fraction of decoding: Get still returns a
 // value that no one else holds.
 //
-// A hit needs the stored bytes to be equal, byte for byte, to those the value
-// was decoded from, so a hit is exactly what decoding would give. Slots are
-// chosen by a hash of the bytes and overwritten on collision: memory stays
-// bounded at cacheSlots values.
+// The cache fills on decode only, and a hit needs the stored bytes to be
+// equal, byte for byte, to those the value was decoded from: a hit is
+// exactly what decoding would give. Slots are chosen by a hash of the bytes
+// and overwritten on collision, so the cache holds at most cacheSlots
+// values, and at most cacheBytes of the data they were decoded from (a value
+// whose data would not fit is decoded on every read). An ended session's
+// value is forgotten with it.
 type decodeCache[T any] struct {
-	seed     maphash.Seed
-	copy     copier // nil: T holds no references, assignment copies it
-	faithful bool   // a T that Update leaves is what decoding its encoding gives
-	slots    [cacheSlots]atomic.Pointer[cached[T]]
+	seed  maphash.Seed
+	copy  copier // nil: T holds no references, assignment copies it
+	bytes atomic.Int64
+	slots [cacheSlots]atomic.Pointer[cached[T]]
 }
 
-const cacheSlots = 4096
+const (
+	cacheSlots = 4096
+	cacheBytes = 16 << 20
+)
 
 type cached[T any] struct {
 	data []byte
@@ -42,67 +47,46 @@ func newDecodeCache[T any]() *decodeCache[T] {
 	if !ok {
 		return nil
 	}
-	return &decodeCache[T]{seed: maphash.MakeSeed(), copy: cp, faithful: faithful(reflect.TypeFor[T](), map[reflect.Type]bool{})}
+	return &decodeCache[T]{seed: maphash.MakeSeed(), copy: cp}
 }
-
-// faithful reports whether every value of t survives encoding/json
-// unchanged: no field JSON leaves out (unexported, `json:"-"`, shadowed in
-// an embedded struct), no custom or lossy encoding (time.Time loses its
-// monotonic reading), no interface.
-func faithful(t reflect.Type, seen map[reflect.Type]bool) bool {
-	if seen[t] {
-		return true
-	}
-	seen[t] = true
-	if t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) ||
-		t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer, reflect.Complex64, reflect.Complex128:
-		return false
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return faithful(t.Elem(), seen)
-	case reflect.Map:
-		return faithful(t.Key(), seen) && faithful(t.Elem(), seen)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			f := t.Field(i)
-			if !f.IsExported() || f.Anonymous || f.Tag.Get("json") == "-" || !faithful(f.Type, seen) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 
 // decode is decodeData, answered from the cache when it can be.
 func (c *decodeCache[T]) decode(data []byte) (T, error) {
 	if c == nil || len(data) == 0 {
 		return decodeData[T](data)
 	}
-	slot := &c.slots[maphash.Bytes(c.seed, data)%cacheSlots]
+	slot := c.slot(data)
 	if e := slot.Load(); e != nil && bytes.Equal(e.data, data) {
 		return c.clone(&e.v), nil
 	}
 	v, err := decodeData[T](data)
-	if err == nil {
-		slot.Store(&cached[T]{data: data, v: c.clone(&v)})
+	if err == nil && c.bytes.Add(int64(len(data))) <= cacheBytes {
+		c.evicted(slot.Swap(&cached[T]{data: data, v: c.clone(&v)}))
+	} else if err == nil {
+		c.bytes.Add(-int64(len(data)))
 	}
 	return v, err
 }
 
-// put records that data is the encoding of v, so that the next request that
-// reads data needs no decoding. Only for a faithful T, and only if encoding
-// replaced no invalid UTF-8: otherwise decoding data gives something else
-// than v, and a hit must be exactly what decoding gives.
-func (c *decodeCache[T]) put(data []byte, v *T) {
-	if c == nil || !c.faithful || len(data) == 0 || bytes.Contains(data, []byte(`\ufffd`)) {
+// forget drops the value decoded from data, the data of a session that ended.
+func (c *decodeCache[T]) forget(data []byte) {
+	if c == nil || len(data) == 0 {
 		return
 	}
-	c.slots[maphash.Bytes(c.seed, data)%cacheSlots].Store(&cached[T]{data: data, v: c.clone(v)})
+	slot := c.slot(data)
+	if e := slot.Load(); e != nil && bytes.Equal(e.data, data) && slot.CompareAndSwap(e, nil) {
+		c.evicted(e)
+	}
+}
+
+func (c *decodeCache[T]) slot(data []byte) *atomic.Pointer[cached[T]] {
+	return &c.slots[maphash.Bytes(c.seed, data)%cacheSlots]
+}
+
+func (c *decodeCache[T]) evicted(e *cached[T]) {
+	if e != nil {
+		c.bytes.Add(-int64(len(e.data)))
+	}
 }
 
 func (c *decodeCache[T]) clone(v *T) T {

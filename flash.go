@@ -2,6 +2,7 @@ package scsession
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,7 +26,7 @@ func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 	defer m.unlock(ctx, s)
 	f := Flash{Kind: kind, Message: message}
 	s.env.flashes = append(s.env.flashes, f)
-	s.added = append(s.added, f)
+	s.ops.flashes = append(s.ops.flashes, f)
 }
 
 // Flashes returns the session's pending messages in the order they were
@@ -36,7 +37,7 @@ func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 // removed, so Flashes returns nil and leaves them for the next page.
 func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	s := m.from(ctx)
-	if s.skipped {
+	if s.phase == skipped {
 		return nil
 	}
 	s.mu.Lock()
@@ -44,7 +45,7 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	if m.load(ctx, s) != nil || len(s.env.flashes) == 0 {
 		return nil
 	}
-	if s.committed {
+	if s.phase == committed {
 		m.late(s)
 		return nil
 	}
@@ -52,9 +53,9 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	if s.read == nil && s.oldRead == nil {
 		shown = s.env.flashes // nothing stored: what the request holds is all there is
 	} else {
-		shown = append(m.takeStored(ctx, s), s.added...)
+		shown = append(m.takeStored(ctx, s), s.ops.flashes...)
 	}
-	s.env.flashes, s.added = nil, nil
+	s.env.flashes, s.ops.flashes = nil, nil
 	return shown
 }
 
@@ -62,43 +63,49 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 // them. They are under s.token, and s moves onto what the store then holds
 // plus the request's changes; or, after RenewToken in this request, under
 // the old token, until the save retires it. There s.oldRead moves only if no
-// other request changed the old token, so that retire still carries their
+// other request changed the old token, so that the save still carries their
 // change over. A store error fails the request, as a failed load does. s.mu
 // is held.
 func (m *Manager[T]) takeStored(ctx context.Context, s *session[T]) []Flash {
-	token, read, renewed := s.token, s.read, s.read == nil
-	if renewed {
+	token, read, renewing := s.token, s.read, s.read == nil
+	if renewing {
 		token, read = s.old, s.oldRead
 	}
-	for attempt := range maxAttempts {
+	var taken []Flash
+	var written []byte
+	changed := false // another request changed the session meanwhile
+	err := swapLoop(func() ([]byte, bool, error) {
 		base, err := decodeEnvelope(read)
 		if err != nil || len(base.flashes) == 0 {
-			return nil
+			taken, written = nil, nil
+			return nil, true, nil // none stored: nothing to remove
 		}
-		taken := base.flashes
+		taken = base.flashes
 		base.flashes, base.touched = nil, time.Now()
-		b := base.encode()
-		cur, ok, err := m.swap(ctx, token, read, b, m.expiry(&base))
-		switch {
-		case err != nil:
-			s.loadErr = fmt.Errorf("scsession: removing shown flash messages: %w", err)
-			return nil
-		case ok && renewed:
-			if attempt == 0 {
-				s.oldRead = b
-			}
-			return taken
-		case ok:
-			m.replay(s, b)
-			return taken
-		case cur == nil:
-			return nil // the session was ended meanwhile; saving will notice
+		written = base.encode()
+		return m.store.swap(ctx, m.key(token), read, written, m.expiry(&base))
+	}, func(cur []byte) (bool, error) {
+		read, changed = cur, true
+		return true, nil
+	})
+	switch {
+	case errors.Is(err, errEnded):
+		return nil // the session was ended meanwhile; saving will notice
+	case err != nil:
+		s.loadErr = fmt.Errorf("scsession: removing shown flash messages: %w", err)
+		return nil
+	case written == nil:
+		return nil
+	case renewing:
+		if !changed {
+			s.oldRead = written
 		}
-		if !renewed && m.replay(s, cur) != nil {
+	default:
+		env, _ := decodeEnvelope(written)
+		s.read, s.indexed = written, env.user
+		if m.rebase(s, env) != nil {
 			return nil
 		}
-		read = cur
 	}
-	s.loadErr = ErrConflict
-	return nil
+	return taken
 }

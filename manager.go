@@ -9,16 +9,12 @@
 package scsession
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -43,6 +39,7 @@ type Manager[T any] struct {
 	shape    uint64 // fingerprint of T, to notice data written by another version of it
 	cache    *decodeCache[T]
 	zero     []byte         // the zero T as packed JSON, which a new session's empty data stands for
+	store    backend        // sessions.Store, as New found it
 	userID   func(T) string // WithUserID's; nil without
 	index    UserIndexStore // where userID's answers are indexed; nil without
 	skipped  *session[T]    // shared by every skipped request; never changed
@@ -110,7 +107,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if err != nil {
 		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, errors.Unwrap(err)))
 	}
-	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{skipped: true}}
+	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{state: state[T]{phase: skipped}}}
 	for _, opt := range opts {
 		opt(&m.cfg)
 	}
@@ -122,53 +119,22 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if m.cfg.logger == nil {
 		m.cfg.logger = slog.Default()
 	}
+	var index UserIndexStore
+	m.store, index = backendFor(sm.Store)
+	if !m.store.atomic() {
+		m.cfg.logger.Warn(fmt.Sprintf("scsession: %T saves last-write-wins, so concurrent requests of a session can lose each other's changes and a slow request can undo a logout; use a store that compares and swaps: scs's memstore, or github.com/scsession/scsession/redisstore for Redis", sm.Store))
+	}
 	if m.cfg.userID != nil {
 		var ok bool
 		if m.userID, ok = m.cfg.userID.(func(T) string); !ok {
 			panic(fmt.Sprintf("scsession: WithUserID was given a %T, but the Manager stores %T: write WithUserID(func(s %[2]T) string {...})", m.cfg.userID, zero))
 		}
-		if m.index = indexFor(sm.Store); m.index == nil {
+		if m.index = index; m.index == nil {
 			panic(fmt.Sprintf("scsession: WithUserID needs a store that indexes sessions by user (scs's memstore, or scsession/redisstore for Redis); %T has no index", sm.Store))
 		}
 	}
 	sm.Codec = codec{}
 	return m
-}
-
-// session is one request's view of its session. Its data stays encoded, so a
-// request that never calls Get pays nothing to decode it, and every Get
-// gets a fresh T that no one else holds (decoded, or copied from the cache).
-//
-// env is always read plus the request's changes. The changes are also kept
-// as operations (updates, added, remember), so that when a save finds that
-// another request saved first, they can be applied again to the newer data.
-type session[T any] struct {
-	mu          sync.Mutex
-	token       string // "" until the store knows the session or a token is made
-	held        string // the token the client's cookie carries, verified
-	loaded      bool
-	loadErr     error
-	read        []byte   // what the store held for token when last read; nil for nothing
-	env         envelope // read plus this request's changes: what a save writes
-	updates     []func(*T)
-	added       []Flash
-	remember    bool
-	rememberSet bool
-	save        bool    // save even with no changes to replay: a new token, repaired data
-	destroyed   bool    // Destroy ran: expire the cookie unless a new session follows
-	stale       bool    // the cookie was signed with an older key: sign it again
-	old         string  // the token RenewToken replaced: deleted once the new one is saved
-	oldRead     []byte  // what the store held under old when the request read it
-	indexed     string  // the user the index has for the stored session (WithUserID)
-	committed   bool    // saved with the response headers; no more changes
-	skipped     bool    // WithSkip excluded this request
-	events      []Event // emitted after the lock is released
-	w           responseWriter[T]
-}
-
-// changed reports whether the request made changes that must not be lost.
-func (s *session[T]) changed() bool {
-	return len(s.updates) > 0 || len(s.added) > 0 || s.rememberSet
 }
 
 // LoadAndSave is the middleware that gives requests their session, as in
@@ -187,13 +153,17 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 				return
 			}
 		}
-		s := &session[T]{}
+		s := &session[T]{m: m}
 		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
-			s.token, s.stale = m.verify(r.Context(), value)
+			var stale bool
+			s.token, stale = m.verify(r.Context(), value)
 			s.held = s.token
+			if stale {
+				s.why |= resign
+			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), m, s))
-		s.w = responseWriter[T]{ResponseWriter: w, m: m, r: r, s: s}
+		s.w = responseWriter{ResponseWriter: w, r: r, save: s}
 		next.ServeHTTP(&s.w, r)
 		s.w.commit()
 	})
@@ -206,7 +176,7 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 func (m *Manager[T]) Get(ctx context.Context) T {
 	s := m.from(ctx)
 	var v T
-	if s.skipped {
+	if s.phase == skipped {
 		return v
 	}
 	s.mu.Lock()
@@ -216,7 +186,8 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 	}
 	v, err := m.cache.decode(s.env.data)
 	if err != nil {
-		m.repair(s, v, err)
+		m.setData(&s.env, &v) // New checked that T encodes; a v nested too deep to pack is saved as the zero T
+		m.repair(s, err)
 	}
 	return v
 }
@@ -238,24 +209,18 @@ func (m *Manager[T]) Update(ctx context.Context, fn func(*T)) error {
 		return err
 	}
 	defer m.unlock(ctx, s)
-	v, err := m.cache.decode(s.env.data)
-	if err != nil {
-		m.repair(s, v, err)
-	}
-	fn(&v)
-	b, err := encodeData(&v)
+	env, repair, err := m.apply(s.env, &ops[T]{updates: []func(*T){fn}})
 	if err != nil {
 		return err
 	}
-	if bytes.Equal(b, s.env.data) || (len(s.env.data) == 0 && bytes.Equal(b, m.zero)) {
+	if repair != nil {
+		m.repair(s, repair)
+	}
+	if bytes.Equal(env.data, s.env.data) || (len(s.env.data) == 0 && bytes.Equal(env.data, m.zero)) {
 		return nil // nothing changed: nothing to save, as if fn had not run
 	}
-	if m.userID != nil {
-		s.env.user, s.env.hasUser = m.userID(v), true
-	}
-	s.env.data = b
-	s.updates = append(s.updates, fn)
-	m.cache.put(b, &v)
+	s.env = env
+	s.ops.updates = append(s.ops.updates, fn)
 	return nil
 }
 
@@ -279,7 +244,8 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 		}
 		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
 	}
-	s.token, s.read, s.save = newToken(), nil, true
+	s.token, s.read = newToken(), nil
+	s.why |= renewed
 	s.env.created = time.Now() // a new session, for Sessions: typically a login
 	s.env.deadline = s.env.created.Add(m.sessions.Lifetime)
 	return nil
@@ -291,19 +257,19 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 // such as a flash message, go to a new session with a new token.
 func (m *Manager[T]) Destroy(ctx context.Context) error {
 	s := m.from(ctx)
-	if s.skipped {
+	if s.phase == skipped {
 		return ErrSkipped
 	}
 	s.mu.Lock()
 	defer m.unlock(ctx, s)
-	if s.committed {
+	if s.phase == committed {
 		return m.late(s)
 	}
 	for _, token := range []string{s.token, s.old} { // old: renewed earlier in this request
 		if token == "" {
 			continue
 		}
-		if err := m.delete(ctx, token); err != nil {
+		if err := m.store.delete(ctx, m.key(token)); err != nil {
 			return fmt.Errorf("scsession: destroying session: %w", err)
 		}
 		if s.indexed != "" {
@@ -315,9 +281,8 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 	if s.token != "" {
 		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
 	}
-	s.token, s.old, s.oldRead, s.indexed, s.read, s.env, s.loaded, s.loadErr = "", "", nil, "", nil, m.fresh(), true, nil
-	s.updates, s.added, s.rememberSet, s.save, s.stale = nil, nil, false, false, false
-	s.destroyed = true
+	m.cache.forget(s.env.data)
+	s.state = state[T]{phase: loaded, why: destroyed, env: m.fresh()}
 	return nil
 }
 
@@ -331,7 +296,7 @@ func (m *Manager[T]) RememberMe(ctx context.Context, remember bool) error {
 		return err
 	}
 	defer m.unlock(ctx, s)
-	s.env.remember, s.remember, s.rememberSet = remember, remember, true
+	s.env.remember, s.ops.remember = remember, &remember
 	return nil
 }
 
@@ -358,12 +323,12 @@ func (m *Manager[T]) unlock(ctx context.Context, s *session[T]) {
 // says why it cannot be changed now. Unlock it with m.unlock.
 func (m *Manager[T]) begin(ctx context.Context) (*session[T], error) {
 	s := m.from(ctx)
-	if s.skipped {
+	if s.phase == skipped {
 		return nil, ErrSkipped
 	}
 	s.mu.Lock()
 	var err error
-	if s.committed {
+	if s.phase == committed {
 		err = m.late(s)
 	} else {
 		err = m.load(ctx, s)
@@ -378,463 +343,4 @@ func (m *Manager[T]) begin(ctx context.Context) (*session[T], error) {
 func (m *Manager[T]) late(s *session[T]) error {
 	s.events = append(s.events, Event{Kind: EventLateChange, Session: shortHash(s.token), Err: ErrCommitted})
 	return ErrCommitted
-}
-
-func (m *Manager[T]) fresh() envelope {
-	now := time.Now()
-	return envelope{deadline: now.Add(m.sessions.Lifetime), created: now, shape: m.shape}
-}
-
-// load reads the session from the store, once per request. A token the store
-// does not know, or bytes that are not ours, give a fresh session with no
-// token: the client's token is never adopted. s.mu is held.
-func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
-	if s.loaded {
-		return s.loadErr
-	}
-	s.loaded = true
-	if s.token != "" {
-		b, found, err := m.find(ctx, s.token)
-		if err != nil {
-			s.loadErr = fmt.Errorf("scsession: loading session: %w", err)
-			return s.loadErr
-		}
-		if found {
-			env, err := decodeEnvelope(b)
-			switch {
-			case err != nil:
-				s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: err})
-			case time.Now().After(env.deadline):
-				// The store kept it past its lifetime: it is gone all the same.
-			default:
-				s.read, s.env, s.indexed = b, env, env.user
-				if env.shape != m.shape {
-					v, err := decodeData[T](env.data)
-					m.repair(s, v, errors.Join(errShape, err))
-				} else if m.userID != nil && !env.hasUser {
-					// Saved before WithUserID: index it now, or revoking
-					// its user's sessions would miss it.
-					v, _ := m.cache.decode(env.data)
-					s.env.user, s.env.hasUser, s.save = m.userID(v), true, true
-				}
-				return nil
-			}
-		}
-		s.token = ""
-	}
-	s.env = m.fresh()
-	return nil
-}
-
-var errShape = errors.New("scsession: the stored session was written by another version of the session type; fields that still fit were kept, the rest are zero")
-
-// repair replaces data that no longer fits T with v, the part of it that
-// still does, and warns once: the repaired data is saved with this response.
-func (m *Manager[T]) repair(s *session[T], v T, cause error) {
-	s.env.data, _ = encodeData(&v) // New checked that T encodes; a v nested too deep to pack is saved as the zero T
-	s.env.shape = m.shape
-	if m.userID != nil {
-		s.env.user, s.env.hasUser = m.userID(v), true
-	}
-	s.save = true
-	s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
-}
-
-// commit saves the session if it changed, or if its idle expiry is due for a
-// refresh, and sets the cookie. It runs once, before the response's first
-// byte, and reports false if the ErrorFunc answered instead.
-func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T]) bool {
-	ctx := r.Context()
-	s.mu.Lock()
-	defer m.unlock(ctx, s)
-	s.committed = true
-	err := s.loadErr // only a load the handler asked for fails the response
-	if s.token != "" && !s.loaded && s.stale {
-		// Re-signing needs the stored expiry; it can wait for a later
-		// request if the store fails now.
-		if lerr := m.load(ctx, s); lerr != nil {
-			m.cfg.logger.WarnContext(ctx, "scsession: cookie not re-signed", slog.String("error", lerr.Error()))
-		}
-	}
-	now := time.Now()
-	switch {
-	case err != nil:
-	case s.changed() || s.save || m.idleDue(s, now):
-		if m.userID != nil && s.env.agent == "" {
-			s.env.agent = agent(r) // for Sessions: the device that creates the session
-		}
-		err = m.save(ctx, w, s, now)
-	case s.destroyed:
-		m.writeCookie(w, "", time.Time{}, false)
-	case s.stale && s.read != nil:
-		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
-	}
-	if err != nil {
-		clear(w.Header()) // the handler's Location, Cache-Control... belong to its answer, not to this one
-		m.errorFunc(w, r, err)
-		return false
-	}
-	if s.loaded {
-		h := w.Header()
-		h["Vary"] = append(h["Vary"], "Cookie") // the key is canonical already
-	}
-	return true
-}
-
-// maxAttempts bounds how often a save is tried again on newer data.
-const maxAttempts = 50
-
-// ErrConflict is given to the ErrorFunc when a session changed under so many
-// concurrent requests that a request's changes could not be saved.
-var ErrConflict = fmt.Errorf("scsession: the session kept changing under concurrent requests; gave up saving after %d attempts", maxAttempts)
-
-// save writes s.env if the store still holds what the request read. If
-// another request saved first, the request's changes are applied again to
-// what it saved, and the save is tried again. If the session was ended
-// meanwhile (Destroy, RenewToken), it stays ended. s.mu is held.
-func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session[T], now time.Time) error {
-	isNew := s.token == ""
-	if isNew {
-		s.token = newToken()
-	}
-	if err := m.indexUser(ctx, s, isNew); err != nil {
-		return err
-	}
-	for attempt := 1; ; attempt++ {
-		s.env.touched = now
-		expiry := m.expiry(&s.env)
-		b := s.env.encode()
-		cur, ok, err := m.swap(ctx, s.token, s.read, b, expiry)
-		switch {
-		case err != nil:
-			return fmt.Errorf("scsession: saving session: %w", err)
-		case ok:
-			s.read = b
-			if isNew {
-				s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
-			}
-			if s.old != "" {
-				ended, err := m.retire(ctx, s, now)
-				if err != nil {
-					// The client keeps the old token, which still holds the session: the
-					// new one must not live on, listed, with no browser holding it.
-					m.forget(ctx, s.token, s.env.user)
-					return err
-				}
-				if ended {
-					return nil
-				}
-				expiry = m.expiry(&s.env)
-			}
-			if err := m.unindexUser(ctx, s); err != nil {
-				// Saved all the same: listings skip the stale entry until it expires.
-				m.cfg.logger.WarnContext(ctx, "scsession: stale user index entry kept", slog.String("error", err.Error()))
-			}
-			if m.cookieChanged(s) {
-				m.writeCookie(w, s.token, expiry, s.env.remember)
-			}
-			return nil
-		case !s.changed():
-			return nil // a refresh or a repair only, and a newer save did it too
-		case cur == nil || m.replay(s, cur) != nil:
-			s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.token), Err: errEnded})
-			return nil
-		case attempt == maxAttempts:
-			return ErrConflict
-		}
-	}
-}
-
-// retire deletes the token RenewToken replaced, if the store still holds
-// what the request read under it. If another request changed it meanwhile,
-// the request's changes are applied to that newer data, which moves to the
-// new token, and to the index under the user it names; if another request
-// ended it (Destroy, a revocation), the new token is deleted too, and the
-// session stays ended, as it does when a revocation ends the new token
-// before the old one is retired. s.mu is held.
-func (m *Manager[T]) retire(ctx context.Context, s *session[T], now time.Time) (ended bool, err error) {
-	created, deadline := s.env.created, s.env.deadline // the renewal's
-	indexedAs := s.env.user                            // indexUser put the new token under this user
-	for range maxAttempts {
-		written := s.read // what the new token holds; replay moves s.read
-		cur, ok, err := m.swap(ctx, s.old, s.oldRead, nil, time.Time{})
-		switch {
-		case err != nil:
-			return false, fmt.Errorf("scsession: renewing token: %w", err)
-		case ok:
-			return false, nil
-		case cur == nil || m.replay(s, cur) != nil:
-			return true, m.dropRenewed(ctx, s, s.token, s.env.user)
-		}
-		// replay made cur the base; move it to the new token.
-		s.oldRead, s.env.created, s.env.deadline, s.env.touched = cur, created, deadline, now
-		b := s.env.encode()
-		switch stored, ok, err := m.swap(ctx, s.token, written, b, m.expiry(&s.env)); {
-		case err != nil:
-			return false, fmt.Errorf("scsession: renewing token: %w", err)
-		case !ok && stored == nil: // a revocation ended the new token meanwhile: the old one ends too
-			return true, m.dropRenewed(ctx, s, s.old, s.indexed)
-		case !ok:
-			return false, fmt.Errorf("scsession: renewing token: %w", ErrConflict)
-		}
-		s.read = b
-		if err := m.reindex(ctx, s.token, indexedAs, s.env.user, s.env.deadline); err != nil {
-			return false, err
-		}
-		indexedAs = s.env.user
-	}
-	return false, ErrConflict
-}
-
-var errEnded = errors.New("scsession: another request ended the session (Destroy, RenewToken) after this one read it; its changes were dropped so that the session stays ended")
-
-// replay makes cur, newer data than the request read, its base, and applies
-// the request's changes to it again. s.mu is held.
-func (m *Manager[T]) replay(s *session[T], cur []byte) error {
-	env, err := decodeEnvelope(cur)
-	if err != nil {
-		return err
-	}
-	s.indexed = env.user // the request that saved cur indexed it so
-	if len(s.updates) > 0 || env.shape != m.shape {
-		v, _ := m.cache.decode(env.data) // what still fits, as on load
-		for _, fn := range s.updates {
-			fn(&v)
-		}
-		if env.data, err = encodeData(&v); err != nil {
-			return err
-		}
-		env.shape = m.shape
-		if m.userID != nil {
-			env.user, env.hasUser = m.userID(v), true
-		}
-	}
-	env.flashes = append(env.flashes, s.added...)
-	if s.rememberSet {
-		env.remember = s.remember
-	}
-	s.read, s.env = cur, env
-	return nil
-}
-
-// indexUser records the session under its user before it is saved, when
-// that is news to the index: a new session or token, or another user. A
-// save that then fails leaves an entry that listings skip until it expires.
-// s.mu is held.
-func (m *Manager[T]) indexUser(ctx context.Context, s *session[T], isNew bool) error {
-	if m.index == nil || s.env.user == "" || (s.env.user == s.indexed && !isNew && s.old == "") {
-		return nil
-	}
-	if err := m.index.AddUserSession(ctx, s.env.user, m.key(s.token), s.env.deadline); err != nil {
-		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
-	}
-	return nil
-}
-
-// unindexUser drops, after a save, the index entry the save made stale: the
-// old token's, or the previous user's. s.mu is held.
-func (m *Manager[T]) unindexUser(ctx context.Context, s *session[T]) error {
-	prev, key := s.indexed, m.key(s.token)
-	if s.old != "" {
-		key = m.key(s.old)
-	}
-	s.indexed = s.env.user
-	if m.index == nil || prev == "" || (prev == s.env.user && s.old == "") {
-		return nil
-	}
-	if err := m.index.RemoveUserSession(ctx, prev, key); err != nil {
-		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
-	}
-	return nil
-}
-
-// forget deletes the session under token and then its index entry under
-// user; an entry left behind is only skipped by listings until it expires.
-func (m *Manager[T]) forget(ctx context.Context, token, user string) error {
-	if err := m.delete(ctx, token); err != nil {
-		return err
-	}
-	if m.index != nil && user != "" {
-		m.index.RemoveUserSession(ctx, user, m.key(token))
-	}
-	return nil
-}
-
-// dropRenewed forgets what is left of a session that another request ended
-// during its renewal: token, indexed under user.
-func (m *Manager[T]) dropRenewed(ctx context.Context, s *session[T], token, user string) error {
-	if err := m.forget(ctx, token, user); err != nil {
-		return fmt.Errorf("scsession: renewing token: %w", err)
-	}
-	s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(s.old), Err: errEnded})
-	return nil
-}
-
-// reindex moves the index entry of the session under token from one user to
-// another, when the data another request saved names another user.
-func (m *Manager[T]) reindex(ctx context.Context, token, from, to string, deadline time.Time) error {
-	if m.index == nil || from == to {
-		return nil
-	}
-	key := m.key(token)
-	if to != "" {
-		if err := m.index.AddUserSession(ctx, to, key, deadline); err != nil {
-			return fmt.Errorf("scsession: indexing the session of a user: %w", err)
-		}
-	}
-	if from != "" {
-		if err := m.index.RemoveUserSession(ctx, from, key); err != nil {
-			return fmt.Errorf("scsession: indexing the session of a user: %w", err)
-		}
-	}
-	return nil
-}
-
-// agent is what Sessions shows of the device that created a session.
-func agent(r *http.Request) string {
-	ua := r.UserAgent()
-	if len(ua) > 256 {
-		ua = ua[:256]
-	}
-	return ua
-}
-
-// cookieChanged reports whether the cookie the client holds differs from the
-// one a save would set: another token, another signature, another expiry
-// (with IdleTimeout, every save moves it) or another persistence.
-func (m *Manager[T]) cookieChanged(s *session[T]) bool {
-	return s.token != s.held || s.stale || s.rememberSet || m.sessions.IdleTimeout > 0
-}
-
-func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
-	idle := m.sessions.IdleTimeout
-	if idle <= 0 || s.read == nil {
-		return false
-	}
-	every := idle / 10
-	if m.cfg.refreshSet {
-		every = m.cfg.idleRefresh
-	}
-	return now.Sub(s.env.touched) >= every
-}
-
-// expiry is when the store forgets the session: its absolute deadline, or
-// IdleTimeout after its last save if that comes first.
-func (m *Manager[T]) expiry(e *envelope) time.Time {
-	if idle := m.sessions.IdleTimeout; idle > 0 {
-		if ie := e.touched.Add(idle); ie.Before(e.deadline) {
-			return ie
-		}
-	}
-	return e.deadline
-}
-
-// cookieValue returns the value of the first cookie called name, as
-// r.Cookie does, without allocating: the value is checked by verify.
-func cookieValue(r *http.Request, name string) (string, bool) {
-	for _, line := range r.Header["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if ok && k == name {
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				return v, true
-			}
-		}
-	}
-	return "", false
-}
-
-// writeCookie sets the session cookie as scs does; an empty token expires it.
-func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry time.Time, remember bool) {
-	c := m.sessions.Cookie
-	cookie := &http.Cookie{
-		Name:        c.Name,
-		Value:       m.sign(token),
-		Domain:      c.Domain,
-		HttpOnly:    c.HttpOnly,
-		Path:        c.Path,
-		SameSite:    c.SameSite,
-		Secure:      c.Secure,
-		Partitioned: c.Partitioned,
-	}
-	switch {
-	case token == "":
-		cookie.Expires = time.Unix(1, 0)
-		cookie.MaxAge = -1
-	case c.Persist || remember:
-		cookie.Expires = time.Unix(expiry.Unix()+1, 0) // rounded up to the second
-		cookie.MaxAge = int(time.Until(expiry).Seconds() + 1)
-	}
-	w.Header().Add("Set-Cookie", cookie.String())
-	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
-}
-
-func (m *Manager[T]) errorFunc(w http.ResponseWriter, r *http.Request, err error) {
-	if m.sessions.ErrorFunc != nil {
-		m.sessions.ErrorFunc(w, r, err)
-		return
-	}
-	m.cfg.logger.ErrorContext(r.Context(), err.Error())
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-}
-
-// responseWriter saves the session before the first byte of the response,
-// while headers can still carry the cookie.
-type responseWriter[T any] struct {
-	http.ResponseWriter
-	m    *Manager[T]
-	r    *http.Request
-	s    *session[T]
-	done bool // commit has run
-	ok   bool // and the handler's response goes through
-}
-
-func (w *responseWriter[T]) commit() bool {
-	if !w.done {
-		w.done = true
-		w.ok = w.m.commit(w.ResponseWriter, w.r, w.s)
-	}
-	return w.ok
-}
-
-func (w *responseWriter[T]) WriteHeader(code int) {
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code) // informational (103 Early Hints): the response has not started
-		return
-	}
-	if w.commit() {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-// Write passes b on, unless the ErrorFunc has answered this request instead:
-// then b is dropped.
-func (w *responseWriter[T]) Write(b []byte) (int, error) {
-	if !w.commit() {
-		return len(b), nil
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *responseWriter[T]) Flush() {
-	if w.commit() {
-		http.NewResponseController(w.ResponseWriter).Flush()
-	}
-}
-
-// Hijack saves the session first: after it, nothing more can be sent. The
-// cookie set then travels only if the new owner of the connection sends
-// the response's headers.
-func (w *responseWriter[T]) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if !w.commit() {
-		return nil, nil, errors.New("scsession: the session could not be saved, so the connection was not hijacked")
-	}
-	return http.NewResponseController(w.ResponseWriter).Hijack()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *responseWriter[T]) Unwrap() http.ResponseWriter {
-	return w.ResponseWriter
 }

@@ -121,7 +121,7 @@ func TestMemstoreDeletesAreNotUndoneByAConcurrentSave(t *testing.T) {
 		st.Commit(key, v1, expiry)
 		var wg sync.WaitGroup
 		wg.Go(func() { swapMem(st, key, v1, v2, expiry) })
-		wg.Go(func() { m.deleteKey(t.Context(), key) })
+		wg.Go(func() { m.store.delete(t.Context(), key) })
 		wg.Wait()
 		if _, found, _ := st.Find(key); found {
 			undone++

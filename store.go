@@ -1,81 +1,22 @@
 package scsession
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"hash/fnv"
-	"sync"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
 )
 
-// The store calls, as scs makes them: with the request's context when the
-// store takes one, and under a hash of the token when HashTokenInStore is set.
-
-func (m *Manager[T]) key(token string) string {
-	if m.sessions.HashTokenInStore {
-		sum := sha256.Sum256([]byte(token))
-		return base64.RawURLEncoding.EncodeToString(sum[:])
-	}
-	return token
-}
-
-// keyName is the name events give the session stored under key: shortHash
-// of its token, which is where a HashTokenInStore key starts too. A key
-// indexed before HashTokenInStore was turned on is the token itself, named
-// by its first 6 bytes; it no longer opens a session, since lookups now hash
-// the token.
-func (m *Manager[T]) keyName(key string) string {
-	if m.sessions.HashTokenInStore {
-		if sum, err := base64.RawURLEncoding.DecodeString(key); err == nil && len(sum) == sha256.Size {
-			return hex.EncodeToString(sum[:6])
-		}
-	}
-	return shortHash(key)
-}
-
-func (m *Manager[T]) find(ctx context.Context, token string) ([]byte, bool, error) {
-	if cs, ok := m.sessions.Store.(scs.CtxStore); ok {
-		return cs.FindCtx(ctx, m.key(token))
-	}
-	return m.sessions.Store.Find(m.key(token))
-}
-
-func (m *Manager[T]) store(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	if cs, ok := m.sessions.Store.(scs.CtxStore); ok {
-		return cs.CommitCtx(ctx, m.key(token), b, expiry)
-	}
-	return m.sessions.Store.Commit(m.key(token), b, expiry)
-}
-
-func (m *Manager[T]) delete(ctx context.Context, token string) error {
-	return m.deleteKey(ctx, m.key(token))
-}
-
-func (m *Manager[T]) deleteKey(ctx context.Context, key string) error {
-	if st, ok := m.sessions.Store.(*memstore.MemStore); ok {
-		mu := memLock(key) // or a save between its find and commit would undo the delete
-		mu.Lock()
-		defer mu.Unlock()
-		return st.Delete(key)
-	}
-	if cs, ok := m.sessions.Store.(scs.CtxStore); ok {
-		return cs.DeleteCtx(ctx, key)
-	}
-	return m.sessions.Store.Delete(key)
-}
-
 // A SwapStore is an scs store that can save a session only if it still holds
 // what the request read, in one atomic step. With such a store, concurrent
-// requests of one session never lose each other's changes (see the README's
-// "Concurrent requests"). scs's memstore needs no such method: within one
-// process the Manager makes its saves atomic itself. Other stores without it
-// keep scs's last-write-wins.
+// requests of one session never lose each other's changes and never bring an
+// ended session back (see the README's "Concurrent requests"). scs's memstore
+// needs no such method: within one process the Manager makes its saves atomic
+// itself. Other stores keep scs's last-write-wins, and New logs a warning.
+// storetest.Run checks that a store keeps this contract.
 type SwapStore interface {
 	scs.Store
 	// CompareAndSwap stores b under token until expiry if the store holds
@@ -85,51 +26,178 @@ type SwapStore interface {
 	CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) (current []byte, swapped bool, err error)
 }
 
-// memLocks make memstore's find-compare-commit atomic, striped by key; every
-// write the Manager makes to a memstore holds its key's lock.
-var memLocks [64]sync.Mutex
-
-func memLock(key string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(key))
-	return &memLocks[h.Sum32()%uint32(len(memLocks))]
+// A RenewStore is a SwapStore that can also move a session to a new token in
+// one atomic step, which saves a round trip at every login (RenewToken). The
+// Manager uses it when the store has it, and two compare-and-swaps otherwise.
+type RenewStore interface {
+	SwapStore
+	// CompareAndRenew stores b under token until expiry and deletes
+	// oldToken, if the store holds old for oldToken (old is never nil) and
+	// nothing for token. Otherwise it changes nothing and returns what the
+	// store holds for oldToken, nil for nothing.
+	CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (current []byte, renewed bool, err error)
 }
 
-// swap saves b if the store still holds old for token, as SwapStore
-// describes; a store that cannot compare just saves.
-func (m *Manager[T]) swap(ctx context.Context, token string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
-	key := m.key(token)
-	switch st := m.sessions.Store.(type) {
-	case SwapStore:
-		return st.CompareAndSwap(ctx, key, old, b, expiry)
+// A UserIndexStore is a store that also keeps which sessions each user has,
+// so that they can be listed and ended without scanning the store.
+// scsession/redisstore is one; for scs's memstore the Manager keeps the index
+// in memory itself. Keys are store keys: tokens, or their hashes with
+// HashTokenInStore. A UserIndexStore must also be a SwapStore: without
+// compare-and-swap, a request in flight could save a revoked session back.
+type UserIndexStore interface {
+	// AddUserSession records that the session under key belongs to user
+	// until expiry at the latest.
+	AddUserSession(ctx context.Context, user, key string, expiry time.Time) error
+	// RemoveUserSession forgets that the session under key belongs to user.
+	RemoveUserSession(ctx context.Context, user, key string) error
+	// UserSessions returns, by key, the stored data of the user's sessions
+	// that the store holds, and forgets the entries that have expired. An
+	// entry whose session the store does not hold stays until it expires or
+	// is removed: its session may be a save still in flight, which a
+	// revocation listing at that moment must not leave unindexed for good.
+	UserSessions(ctx context.Context, user string) (map[string][]byte, error)
+}
+
+// backend is what the Manager asks of its store, under store keys. New
+// chooses one from what the store can do, once: the calls never ask again.
+type backend interface {
+	// find returns what the store holds under key, nil for nothing.
+	find(ctx context.Context, key string) ([]byte, error)
+	// delete removes what the store holds under key, if anything.
+	delete(ctx context.Context, key string) error
+	// swap is SwapStore's CompareAndSwap.
+	swap(ctx context.Context, key string, old, b []byte, expiry time.Time) (current []byte, swapped bool, err error)
+	// renew is RenewStore's CompareAndRenew.
+	renew(ctx context.Context, oldKey string, old []byte, key string, b []byte, expiry time.Time) (current []byte, renewed bool, err error)
+	// atomic reports whether swap and renew compare; false: last write wins.
+	atomic() bool
+}
+
+// backendFor returns the backend for store, and its user index (nil if it
+// has none). It panics for a store whose index could not be trusted.
+func backendFor(store scs.Store) (backend, UserIndexStore) {
+	ctxStore := withCtx(store)
+	switch st := store.(type) {
 	case *memstore.MemStore:
-		return swapMem(st, key, old, b, expiry)
-	default:
-		if b == nil {
-			return nil, true, m.deleteKey(ctx, key)
+		return memBackend{st}, memIndexOf(st)
+	case SwapStore:
+		idx, _ := store.(UserIndexStore)
+		if rs, ok := store.(RenewStore); ok {
+			return renewBackend{swapBackend{ctxStore, st}, rs}, idx
 		}
-		return nil, true, m.store(ctx, token, b, expiry)
+		return swapBackend{ctxStore, st}, idx
+	case UserIndexStore:
+		panic(fmt.Sprintf("scsession: %T keeps a user index but has no CompareAndSwap, so a request in flight could save a revoked session back; implement scsession.SwapStore on it", store))
 	}
+	return lwwBackend{ctxStore}, nil
 }
 
-// swapMem is SwapStore's CompareAndSwap for scs's memstore, atomic among
-// the Managers of this process.
-func swapMem(st *memstore.MemStore, key string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
-	mu := memLock(key)
-	mu.Lock()
-	defer mu.Unlock()
-	cur, found, err := st.Find(key)
-	if err != nil {
-		return nil, false, err
+// withCtx returns store as a CtxStore: itself, or one that drops the context.
+func withCtx(store scs.Store) scs.CtxStore {
+	if cs, ok := store.(scs.CtxStore); ok {
+		return cs
 	}
-	if !found {
-		cur = nil
-	}
-	if (cur == nil) != (old == nil) || !bytes.Equal(cur, old) {
-		return cur, false, nil
+	return noCtx{store}
+}
+
+type noCtx struct{ scs.Store }
+
+func (s noCtx) FindCtx(_ context.Context, key string) ([]byte, bool, error) { return s.Find(key) }
+func (s noCtx) DeleteCtx(_ context.Context, key string) error               { return s.Delete(key) }
+func (s noCtx) CommitCtx(_ context.Context, key string, b []byte, expiry time.Time) error {
+	return s.Commit(key, b, expiry)
+}
+
+func findIn(ctx context.Context, st scs.CtxStore, key string) ([]byte, error) {
+	b, found, err := st.FindCtx(ctx, key)
+	if !found || err != nil {
+		return nil, err
 	}
 	if b == nil {
-		return nil, true, st.Delete(key)
+		b = []byte{} // found, if empty: not "nothing"
 	}
-	return nil, true, st.Commit(key, b, expiry)
+	return b, nil
+}
+
+// lwwBackend is a plain scs store: every write wins.
+type lwwBackend struct{ st scs.CtxStore }
+
+func (l lwwBackend) atomic() bool { return false }
+
+func (l lwwBackend) find(ctx context.Context, key string) ([]byte, error) {
+	return findIn(ctx, l.st, key)
+}
+
+func (l lwwBackend) delete(ctx context.Context, key string) error { return l.st.DeleteCtx(ctx, key) }
+
+func (l lwwBackend) swap(ctx context.Context, key string, _, b []byte, expiry time.Time) ([]byte, bool, error) {
+	if b == nil {
+		return nil, true, l.st.DeleteCtx(ctx, key)
+	}
+	return nil, true, l.st.CommitCtx(ctx, key, b, expiry)
+}
+
+func (l lwwBackend) renew(ctx context.Context, oldKey string, _ []byte, key string, b []byte, expiry time.Time) ([]byte, bool, error) {
+	if err := l.st.CommitCtx(ctx, key, b, expiry); err != nil {
+		return nil, false, err
+	}
+	return nil, true, l.st.DeleteCtx(ctx, oldKey)
+}
+
+// swapBackend is a SwapStore: a renewal is two compare-and-swaps, the second
+// undone if it fails.
+type swapBackend struct {
+	st  scs.CtxStore
+	cas SwapStore
+}
+
+func (s swapBackend) atomic() bool { return true }
+
+func (s swapBackend) find(ctx context.Context, key string) ([]byte, error) {
+	return findIn(ctx, s.st, key)
+}
+
+func (s swapBackend) delete(ctx context.Context, key string) error { return s.st.DeleteCtx(ctx, key) }
+
+func (s swapBackend) swap(ctx context.Context, key string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
+	return s.cas.CompareAndSwap(ctx, key, old, b, expiry)
+}
+
+// renew saves b under key, then retires oldKey. If oldKey no longer holds
+// old, the save is undone and renew reports what oldKey holds, as an atomic
+// renewal would. If the new key was revoked in between (a listing found it),
+// the old one is deleted too, and renew reports nothing stored: the login
+// stays revoked.
+func (s swapBackend) renew(ctx context.Context, oldKey string, old []byte, key string, b []byte, expiry time.Time) ([]byte, bool, error) {
+	if _, ok, err := s.swap(ctx, key, nil, b, expiry); err != nil || !ok {
+		if err == nil {
+			err = errTokenTaken
+		}
+		return nil, false, err
+	}
+	cur, ok, err := s.swap(ctx, oldKey, old, nil, time.Time{})
+	if err == nil && ok {
+		return nil, true, nil
+	}
+	if _, undone, uerr := s.swap(ctx, key, b, nil, time.Time{}); uerr == nil && !undone {
+		cur = nil // revoked meanwhile: end the old token too
+		if err == nil {
+			err = s.st.DeleteCtx(ctx, oldKey)
+		}
+	} else if err == nil {
+		err = uerr
+	}
+	return cur, false, err
+}
+
+var errTokenTaken = errors.New("scsession: the store already holds a session under a brand-new token")
+
+// renewBackend is a RenewStore.
+type renewBackend struct {
+	swapBackend
+	rs RenewStore
+}
+
+func (r renewBackend) renew(ctx context.Context, oldKey string, old []byte, key string, b []byte, expiry time.Time) ([]byte, bool, error) {
+	return r.rs.CompareAndRenew(ctx, oldKey, old, key, b, expiry)
 }

@@ -7,10 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
-
-	"github.com/alexedwards/scs/v2/memstore"
 )
 
 // WithUserID tells the Manager which user a session belongs to: id returns
@@ -37,25 +34,6 @@ type SessionInfo struct {
 	Current  bool      // it is the session of the request that asked
 }
 
-// A UserIndexStore is a store that also keeps which sessions each user has,
-// so that they can be listed and ended without scanning the store.
-// scsession/redisstore is one; for scs's memstore the Manager keeps the index
-// in memory itself. Keys are store keys: tokens, or their hashes with
-// HashTokenInStore.
-type UserIndexStore interface {
-	// AddUserSession records that the session under key belongs to user
-	// until expiry at the latest.
-	AddUserSession(ctx context.Context, user, key string, expiry time.Time) error
-	// RemoveUserSession forgets that the session under key belongs to user.
-	RemoveUserSession(ctx context.Context, user, key string) error
-	// UserSessions returns, by key, the stored data of the user's sessions
-	// that the store holds, and forgets the entries that have expired. An
-	// entry whose session the store does not hold stays until it expires or
-	// is removed: its session may be a save still in flight, which a
-	// revocation listing at that moment must not leave unindexed for good.
-	UserSessions(ctx context.Context, user string) (map[string][]byte, error)
-}
-
 // ErrNoUserIndex is returned by Sessions and the Revoke methods when the
 // Manager has no WithUserID option.
 var ErrNoUserIndex = errors.New("scsession: sessions are not indexed by user; pass WithUserID to New")
@@ -73,7 +51,7 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 		return nil, err
 	}
 	var own []string
-	if s, ok := ctx.Value(m).(*session[T]); ok && !s.skipped {
+	if s, ok := ctx.Value(m).(*session[T]); ok && s.phase != skipped {
 		s.mu.Lock()
 		own = m.ownKeys(s)
 		s.mu.Unlock()
@@ -115,9 +93,9 @@ func (m *Manager[T]) RevokeUserSession(ctx context.Context, user, id string) err
 	if err != nil {
 		return err
 	}
-	for key := range stored {
+	for key, env := range stored {
 		if sessionID(key) == id {
-			return m.end(ctx, user, key)
+			return m.end(ctx, user, key, env)
 		}
 	}
 	return ErrSessionID
@@ -137,7 +115,7 @@ func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
 // current returns the user of the request's session and its store keys.
 func (m *Manager[T]) current(ctx context.Context) (user string, own []string, err error) {
 	s := m.from(ctx)
-	if s.skipped {
+	if s.phase == skipped {
 		return "", nil, ErrSkipped
 	}
 	s.mu.Lock()
@@ -173,11 +151,11 @@ func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (i
 		return 0, err
 	}
 	n := 0
-	for key := range stored {
+	for key, env := range stored {
 		if slices.Contains(keep, key) {
 			continue
 		}
-		if err := m.end(ctx, user, key); err != nil {
+		if err := m.end(ctx, user, key, env); err != nil {
 			return n, err
 		}
 		n++
@@ -186,8 +164,9 @@ func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (i
 }
 
 // end deletes the session under key and its index entry.
-func (m *Manager[T]) end(ctx context.Context, user, key string) error {
-	if err := m.deleteKey(ctx, key); err != nil {
+func (m *Manager[T]) end(ctx context.Context, user, key string, env envelope) error {
+	m.cache.forget(env.data)
+	if err := m.store.delete(ctx, key); err != nil {
 		return fmt.Errorf("scsession: revoking session: %w", err)
 	}
 	m.emit(ctx, Event{Kind: EventDestroyed, Session: m.keyName(key)})
@@ -223,82 +202,60 @@ func sessionID(key string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
-// indexFor returns the user index of store: its own, or for scs's memstore
-// one kept in memory and shared by every Manager of the process on it.
-func indexFor(store any) UserIndexStore {
-	switch st := store.(type) {
-	case UserIndexStore:
-		return st
-	case *memstore.MemStore:
-		idx, _ := memIndexes.LoadOrStore(st, &memIndex{store: st, users: map[string]map[string]time.Time{}})
-		return idx.(*memIndex)
+// An entry is one of the user index's: the session under key is user's.
+type entry struct{ user, key string }
+
+// indexBefore records the session under its user before it is saved, when
+// that is news to the index: a new session or token, or another user. A save
+// that then fails leaves an entry that listings skip until it expires (or
+// that unindexAdded removes). s.mu is held.
+func (m *Manager[T]) indexBefore(ctx context.Context, s *session[T]) error {
+	if m.index == nil || s.env.user == "" {
+		return nil
+	}
+	e := entry{s.env.user, m.key(s.token)}
+	if (s.old == "" && s.read != nil && s.indexed == e.user) || slices.Contains(s.entries, e) {
+		return nil // the index has it
+	}
+	if err := m.index.AddUserSession(ctx, e.user, e.key, s.env.deadline); err != nil {
+		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
+	}
+	s.entries = append(s.entries, e)
+	return nil
+}
+
+// indexAfter drops, after a save, the entries the save made stale: the one
+// the data it replaced had (under base, the key it was stored under), and
+// those this request added for a user or token that is no longer the
+// session's. s.mu is held.
+func (m *Manager[T]) indexAfter(ctx context.Context, s *session[T], base string) error {
+	final := entry{s.env.user, m.key(s.token)}
+	stale := s.entries
+	if s.indexed != "" {
+		stale = append(stale, entry{s.indexed, base})
+	}
+	s.indexed, s.entries = s.env.user, nil
+	if m.index == nil {
+		return nil
+	}
+	var errs []error
+	for _, e := range stale {
+		if e != final {
+			errs = append(errs, m.index.RemoveUserSession(ctx, e.user, e.key))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("scsession: indexing the session of a user: %w", err)
 	}
 	return nil
 }
 
-var memIndexes sync.Map // *memstore.MemStore → *memIndex
-
-// memIndex is the user index of a memstore: user → key → expiry.
-type memIndex struct {
-	store *memstore.MemStore
-	mu    sync.Mutex
-	users map[string]map[string]time.Time
-	adds  int // since the last sweep of expired entries
-}
-
-func (x *memIndex) AddUserSession(_ context.Context, user, key string, expiry time.Time) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.users[user] == nil {
-		x.users[user] = map[string]time.Time{}
+// unindexAdded removes the entries this request added, for a save that did
+// not happen; an entry left behind is only skipped by listings until it
+// expires. s.mu is held.
+func (m *Manager[T]) unindexAdded(ctx context.Context, s *session[T]) {
+	for _, e := range s.entries {
+		m.index.RemoveUserSession(ctx, e.user, e.key)
 	}
-	x.users[user][key] = expiry
-	if x.adds++; x.adds >= 1024 { // users who never come back must not pile up
-		x.adds = 0
-		now := time.Now()
-		for u, keys := range x.users {
-			for k, e := range keys {
-				if now.After(e) {
-					delete(keys, k)
-				}
-			}
-			if len(keys) == 0 {
-				delete(x.users, u)
-			}
-		}
-	}
-	return nil
-}
-
-func (x *memIndex) RemoveUserSession(_ context.Context, user, key string) error {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	delete(x.users[user], key)
-	if len(x.users[user]) == 0 {
-		delete(x.users, user)
-	}
-	return nil
-}
-
-func (x *memIndex) UserSessions(_ context.Context, user string) (map[string][]byte, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	out := map[string][]byte{}
-	now := time.Now()
-	for key, expiry := range x.users[user] {
-		b, found, err := x.store.Find(key)
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case now.After(expiry):
-			delete(x.users[user], key)
-		case found:
-			out[key] = b
-		}
-	}
-	if len(x.users[user]) == 0 {
-		delete(x.users, user)
-	}
-	return out, nil
+	s.entries = nil
 }

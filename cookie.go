@@ -8,8 +8,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"strings"
+	"time"
 )
+
+// The session cookie carries a token, signed with WithSigningKeys. This
+// file reads it, verifies it, writes it and names the token in the store.
 
 const (
 	tokenBytes = 32                      // random bytes in a token, as scs makes them
@@ -120,4 +125,70 @@ func shortHash(token string) string {
 	}
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:6])
+}
+
+// cookieValue returns the value of the first cookie called name, as
+// r.Cookie does, without allocating: the value is checked by verify.
+func cookieValue(r *http.Request, name string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && k == name {
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// writeCookie sets the session cookie as scs does; an empty token expires it.
+func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry time.Time, remember bool) {
+	c := m.sessions.Cookie
+	cookie := &http.Cookie{
+		Name:        c.Name,
+		Value:       m.sign(token),
+		Domain:      c.Domain,
+		HttpOnly:    c.HttpOnly,
+		Path:        c.Path,
+		SameSite:    c.SameSite,
+		Secure:      c.Secure,
+		Partitioned: c.Partitioned,
+	}
+	switch {
+	case token == "":
+		cookie.Expires = time.Unix(1, 0)
+		cookie.MaxAge = -1
+	case c.Persist || remember:
+		cookie.Expires = time.Unix(expiry.Unix()+1, 0) // rounded up to the second
+		cookie.MaxAge = int(time.Until(expiry).Seconds() + 1)
+	}
+	w.Header().Add("Set-Cookie", cookie.String())
+	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
+}
+
+// key is the store key of token: the token itself, or with HashTokenInStore
+// a hash of it, as scs makes them.
+func (m *Manager[T]) key(token string) string {
+	if m.sessions.HashTokenInStore {
+		sum := sha256.Sum256([]byte(token))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return token
+}
+
+// keyName is the name events give the session stored under key: shortHash
+// of its token, which is where a HashTokenInStore key starts too. A key
+// indexed before HashTokenInStore was turned on is the token itself, named
+// by its first 6 bytes; it no longer opens a session, since lookups now hash
+// the token.
+func (m *Manager[T]) keyName(key string) string {
+	if m.sessions.HashTokenInStore {
+		if sum, err := base64.RawURLEncoding.DecodeString(key); err == nil && len(sum) == sha256.Size {
+			return hex.EncodeToString(sum[:6])
+		}
+	}
+	return shortHash(key)
 }

@@ -1,0 +1,224 @@
+package scsession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// maxAttempts bounds how often a compare-and-set is tried again on newer data.
+const maxAttempts = 50
+
+// ErrConflict is given to the ErrorFunc when a session changed under so many
+// concurrent requests that a request's changes could not be saved.
+var ErrConflict = fmt.Errorf("scsession: the session kept changing under concurrent requests; gave up saving after %d attempts", maxAttempts)
+
+var errEnded = errors.New("scsession: another request ended the session (Destroy, RenewToken) after this one read it; its changes were dropped so that the session stays ended")
+
+// swapLoop is the Manager's one compare-and-set. write stores what the
+// request holds if the store still holds what the request last read, and
+// otherwise returns what it holds; rebase then makes that the request's base
+// and says whether to try again (false: nothing left to write). The store
+// holding nothing where the request read something means that another
+// request ended the session: swapLoop returns errEnded, having written
+// nothing. A store error is returned as it is.
+func swapLoop(write func() (current []byte, ok bool, err error), rebase func(current []byte) (again bool, err error)) error {
+	for range maxAttempts {
+		cur, ok, err := write()
+		switch {
+		case err != nil:
+			return err
+		case ok:
+			return nil
+		case cur == nil:
+			return errEnded
+		}
+		if again, err := rebase(cur); err != nil || !again {
+			return err
+		}
+	}
+	return ErrConflict
+}
+
+func (s *session[T]) commit(w http.ResponseWriter, r *http.Request) bool { return s.m.commit(w, r, s) }
+
+// commit saves the session if it changed, or if its idle expiry is due for a
+// refresh, and sets the cookie. It runs once, before the response's first
+// byte, and reports false if the ErrorFunc answered instead.
+func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T]) bool {
+	ctx := r.Context()
+	s.mu.Lock()
+	defer m.unlock(ctx, s)
+	err := s.loadErr // only a load the handler asked for fails the response
+	if s.phase == unloaded && s.why&resign != 0 && s.token != "" {
+		// Re-signing needs the stored expiry; it can wait for a later
+		// request if the store fails now.
+		if lerr := m.load(ctx, s); lerr != nil {
+			m.cfg.logger.WarnContext(ctx, "scsession: cookie not re-signed", slog.String("error", lerr.Error()))
+		}
+	}
+	read := s.phase != unloaded
+	s.phase = committed
+	now := time.Now()
+	switch {
+	case err != nil:
+	case !s.ops.empty() || s.why&(renewed|repaired) != 0 || m.idleDue(s, now):
+		if m.userID != nil && s.env.agent == "" {
+			s.env.agent = agent(r) // for Sessions: the device that creates the session
+		}
+		err = m.save(ctx, w, s, now)
+	case s.why&destroyed != 0:
+		m.writeCookie(w, "", time.Time{}, false)
+	case s.why&resign != 0 && s.read != nil:
+		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
+	}
+	if err != nil {
+		clear(w.Header()) // the handler's Location, Cache-Control... belong to its answer, not to this one
+		m.errorFunc(w, r, err)
+		return false
+	}
+	if read {
+		h := w.Header()
+		h["Vary"] = append(h["Vary"], "Cookie") // the key is canonical already
+	}
+	return true
+}
+
+// errorFunc answers a request whose session could not be loaded or saved.
+func (m *Manager[T]) errorFunc(w http.ResponseWriter, r *http.Request, err error) {
+	if m.sessions.ErrorFunc != nil {
+		m.sessions.ErrorFunc(w, r, err)
+		return
+	}
+	m.cfg.logger.ErrorContext(r.Context(), err.Error())
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+// save writes s.env by compare-and-set against what the request read, under
+// a new token after RenewToken (retiring the old one in the same step). If
+// another request saved first, the request's changes are applied again to
+// what it saved; if it ended the session, the session stays ended. s.mu is
+// held.
+func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session[T], now time.Time) error {
+	isNew := s.token == ""
+	if isNew {
+		s.token = newToken()
+	}
+	key, renewing := m.key(s.token), s.old != ""
+	created, deadline := s.env.created, s.env.deadline // a renewal's, kept through rebases
+	saved := false
+	write := func() ([]byte, bool, error) {
+		if err := m.indexBefore(ctx, s); err != nil {
+			return nil, false, err
+		}
+		s.env.touched = now
+		b := s.env.encode()
+		var cur []byte
+		var ok bool
+		var err error
+		if renewing {
+			cur, ok, err = m.store.renew(ctx, m.key(s.old), s.oldRead, key, b, m.expiry(&s.env))
+		} else {
+			cur, ok, err = m.store.swap(ctx, key, s.read, b, m.expiry(&s.env))
+		}
+		if ok {
+			s.read, saved = b, true
+		}
+		return cur, ok, err
+	}
+	rebase := func(cur []byte) (bool, error) {
+		if !renewing && s.ops.empty() {
+			return false, nil // a refresh or a repair only, and a newer save did it too
+		}
+		env, err := decodeEnvelope(cur)
+		if err != nil {
+			return false, errEnded // not ours any more: as good as ended
+		}
+		if renewing {
+			s.oldRead = cur
+			env.created, env.deadline = created, deadline
+		} else {
+			s.read = cur
+		}
+		s.indexed = env.user // the request that saved cur indexed it so
+		return true, m.rebase(s, env)
+	}
+	err := swapLoop(write, rebase)
+	switch {
+	case errors.Is(err, errEnded):
+		m.unindexAdded(ctx, s)
+		name := s.token
+		if renewing {
+			name = s.old
+		}
+		s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(name), Err: errEnded})
+		return nil
+	case err != nil:
+		if renewing {
+			// The client keeps the old token, which still holds the session: the
+			// new one must not live on, listed, with no browser holding it.
+			m.store.delete(ctx, key)
+			m.unindexAdded(ctx, s)
+		}
+		return fmt.Errorf("scsession: saving session: %w", err)
+	case !saved:
+		return nil // rebase found nothing left to write
+	}
+	if isNew {
+		s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
+	}
+	base := key
+	if renewing {
+		base = m.key(s.old)
+	}
+	if err := m.indexAfter(ctx, s, base); err != nil {
+		// Saved all the same: listings skip the stale entry until it expires.
+		m.cfg.logger.WarnContext(ctx, "scsession: stale user index entry kept", slog.String("error", err.Error()))
+	}
+	if m.cookieChanged(s) {
+		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
+	}
+	return nil
+}
+
+// agent is what Sessions shows of the device that created a session.
+func agent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > 256 {
+		ua = ua[:256]
+	}
+	return ua
+}
+
+// cookieChanged reports whether the cookie the client holds differs from the
+// one a save sets: another token, another signature, another expiry (with
+// IdleTimeout, every save moves it) or another persistence.
+func (m *Manager[T]) cookieChanged(s *session[T]) bool {
+	return s.token != s.held || s.why&resign != 0 || s.ops.remember != nil || m.sessions.IdleTimeout > 0
+}
+
+func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
+	idle := m.sessions.IdleTimeout
+	if idle <= 0 || s.read == nil {
+		return false
+	}
+	every := idle / 10
+	if m.cfg.refreshSet {
+		every = m.cfg.idleRefresh
+	}
+	return now.Sub(s.env.touched) >= every
+}
+
+// expiry is when the store forgets the session: its absolute deadline, or
+// IdleTimeout after its last save if that comes first.
+func (m *Manager[T]) expiry(e *envelope) time.Time {
+	if idle := m.sessions.IdleTimeout; idle > 0 {
+		if ie := e.touched.Add(idle); ie.Before(e.deadline) {
+			return ie
+		}
+	}
+	return e.deadline
+}
