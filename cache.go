@@ -20,23 +20,29 @@ import (
 // exactly what decoding would give. Slots are chosen by a hash of the bytes
 // and overwritten on collision, so the cache holds at most cacheSlots
 // values, and at most cacheBytes of the data they were decoded from (a value
-// whose data would not fit is decoded on every read). An ended session's
-// value is forgotten with it.
+// whose data would not fit is decoded on every read).
+//
+// Ended sessions' values do not linger: Destroy (of a session the request
+// read) and the revocations forget theirs, and a value whose session has
+// expired is a miss, and is swept out every sweepEvery fills.
 type decodeCache[T any] struct {
 	seed  maphash.Seed
 	copy  copier // nil: T holds no references, assignment copies it
 	bytes atomic.Int64
+	fills atomic.Int64
 	slots [cacheSlots]atomic.Pointer[cached[T]]
 }
 
 const (
 	cacheSlots = 4096
 	cacheBytes = 16 << 20
+	sweepEvery = 1024
 )
 
 type cached[T any] struct {
-	data []byte
-	v    T
+	data    []byte
+	expires time.Time // the session's expiry when it was decoded
+	v       T
 }
 
 // newDecodeCache returns a cache for T, or nil if T holds something a deep
@@ -50,22 +56,39 @@ func newDecodeCache[T any]() *decodeCache[T] {
 	return &decodeCache[T]{seed: maphash.MakeSeed(), copy: cp}
 }
 
-// decode is decodeData, answered from the cache when it can be.
-func (c *decodeCache[T]) decode(data []byte) (T, error) {
+// decode is decodeData, answered from the cache when it can be; expires is
+// when the session that holds data expires.
+func (c *decodeCache[T]) decode(data []byte, expires time.Time) (T, error) {
 	if c == nil || len(data) == 0 {
 		return decodeData[T](data)
 	}
 	slot := c.slot(data)
-	if e := slot.Load(); e != nil && bytes.Equal(e.data, data) {
+	now := time.Now()
+	if e := slot.Load(); e != nil && bytes.Equal(e.data, data) && now.Before(e.expires) {
 		return c.clone(&e.v), nil
 	}
 	v, err := decodeData[T](data)
-	if err == nil && c.bytes.Add(int64(len(data))) <= cacheBytes {
-		c.evicted(slot.Swap(&cached[T]{data: data, v: c.clone(&v)}))
-	} else if err == nil {
-		c.bytes.Add(-int64(len(data)))
+	if err != nil {
+		return v, err
 	}
-	return v, err
+	if c.bytes.Add(int64(len(data))) > cacheBytes {
+		c.bytes.Add(-int64(len(data)))
+		return v, nil
+	}
+	c.evicted(slot.Swap(&cached[T]{data: data, expires: expires, v: c.clone(&v)}))
+	if c.fills.Add(1)%sweepEvery == 0 {
+		c.sweep(now)
+	}
+	return v, nil
+}
+
+// sweep drops the values of sessions that have expired.
+func (c *decodeCache[T]) sweep(now time.Time) {
+	for i := range c.slots {
+		if e := c.slots[i].Load(); e != nil && !now.Before(e.expires) && c.slots[i].CompareAndSwap(e, nil) {
+			c.evicted(e)
+		}
+	}
 }
 
 // forget drops the value decoded from data, the data of a session that ended.

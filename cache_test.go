@@ -1,10 +1,17 @@
 package scsession
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/big"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 type node struct {
@@ -48,7 +55,7 @@ func TestCachedValuesAreDeepCopies(t *testing.T) {
 	}
 	want, _ := json.Marshal(orig)
 	for i := range 3 { // a miss, then hits
-		v, err := c.decode(data)
+		v, err := c.decode(data, time.Now().Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +68,7 @@ func TestCachedValuesAreDeepCopies(t *testing.T) {
 		v.Any.(map[string]any)["list"].([]any)[1].(map[string]any)["z"] = 2.0
 		v.List.Next.Name = "changed"
 	}
-	if v, _ := c.decode(data); v.Tags[0] != "a" || v.Ptr.Cart[0] != "tea" || v.List.Next.Name != "2" {
+	if v, _ := c.decode(data, time.Now().Add(time.Hour)); v.Tags[0] != "a" || v.Ptr.Cart[0] != "tea" || v.List.Next.Name != "2" {
 		t.Fatalf("changing a decoded value changed the cache: %+v", v)
 	}
 }
@@ -73,5 +80,124 @@ func TestTypesWithHiddenReferencesAreNotCached(t *testing.T) {
 	}
 	if newDecodeCache[user]() == nil {
 		t.Fatal("no cache for the plain user type")
+	}
+}
+
+// prefsSession loses an empty map to omitempty: decoding its bytes gives nil.
+type prefsSession struct {
+	Name  string
+	Prefs map[string]string `json:",omitempty"`
+}
+
+// The value an Update leaves can differ from what decoding the saved bytes
+// gives. Every Get, in the same request, the next one or on another
+// instance, must give the latter: a cache that kept the former made
+// s.Prefs["k"] = v panic on some instances only.
+func TestGetEqualsDecodingTheStoredBytes(t *testing.T) {
+	store := memstore.NewWithCleanupInterval(0)
+	var urls []string
+	for range 2 { // two instances on one store
+		sm := scs.New()
+		sm.Store = store
+		m := New[prefsSession](sm)
+		mux := http.NewServeMux()
+		mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+			m.Update(r.Context(), func(s *prefsSession) { s.Name, s.Prefs = "ann", map[string]string{} })
+			fmt.Fprint(w, m.Get(r.Context()).Prefs == nil)
+		})
+		mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, m.Get(r.Context()).Prefs == nil)
+		})
+		urls = append(urls, serve(t, m, mux))
+	}
+	c := newClient(t)
+	if got := c.post(urls[0] + "/set").body; got != "true" {
+		t.Errorf("Get after Update in the same request: Prefs nil is %s, want true, as decoding the saved bytes gives", got)
+	}
+	for i, url := range urls {
+		if got := c.get(url + "/get").body; got != "true" {
+			t.Errorf("instance %d: Prefs nil is %s, want true, as decoding the saved bytes gives", i, got)
+		}
+	}
+}
+
+func TestDecodeCacheIsBoundedInBytes(t *testing.T) {
+	c := newDecodeCache[user]()
+	big := strings.Repeat("x", 16<<10)
+	for i := range 2 * cacheBytes / len(big) {
+		data, err := encodeData(&user{UserID: i, Name: big})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.decode(data, time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.bytes.Load(); n > cacheBytes {
+			t.Fatalf("after %d decodes the cache holds %d bytes of data, over its bound of %d", i+1, n, cacheBytes)
+		}
+	}
+	if n := c.bytes.Load(); n < cacheBytes/2 {
+		t.Fatalf("the cache holds only %d bytes of data; want it to fill up to its bound of %d", n, cacheBytes)
+	}
+}
+
+func TestEndedSessionsLeaveTheCache(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	sm := scs.New()
+	sm.Store = ms
+	m := New[user](sm, WithUserID(func(u user) string { return u.Name }))
+	mux := http.NewServeMux()
+	mux.Handle("/", userApp(m))
+	mux.HandleFunc("POST /signout", func(w http.ResponseWriter, r *http.Request) {
+		if m.Get(r.Context()).Name != "" { // a logout page that reads who is leaving
+			m.Destroy(r.Context())
+		}
+	})
+	url := serve(t, m, mux)
+	for _, end := range []struct {
+		name string
+		do   func(c *client)
+	}{
+		{"Destroy", func(c *client) { c.post(url + "/signout") }},
+		{"RevokeUser", func(*client) { m.RevokeUser(t.Context(), "ann") }},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			c := newClient(t)
+			c.post(url + "/login?id=1&name=ann")
+			c.post(url + "/add?item=" + end.name)
+			c.get(url + "/get")
+			b, _, _ := ms.Find(c.cookie(url))
+			env, err := decodeEnvelope(b)
+			if err != nil {
+				t.Fatalf("the session is not stored: %v", err)
+			}
+			if e := m.cache.slot(env.data).Load(); e == nil || !bytes.Equal(e.data, env.data) {
+				t.Fatal("a read left nothing in the cache")
+			}
+			end.do(c)
+			if e := m.cache.slot(env.data).Load(); e != nil && bytes.Equal(e.data, env.data) {
+				t.Fatalf("after %s the cache still holds the ended session's value", end.name)
+			}
+		})
+	}
+}
+
+func TestExpiredSessionsLeaveTheCache(t *testing.T) {
+	c := newDecodeCache[user]()
+	past := time.Now().Add(-time.Second)
+	var expired [][]byte
+	for i := range sweepEvery {
+		data, _ := encodeData(&user{UserID: i})
+		expires := time.Now().Add(time.Hour)
+		if i%2 == 0 {
+			expires = past
+			expired = append(expired, data)
+		}
+		c.decode(data, expires)
+	}
+	for _, data := range expired {
+		if e := c.slot(data).Load(); e != nil && bytes.Equal(e.data, data) {
+			t.Fatalf("the value of an expired session (%s) is still cached after a sweep", data)
+		}
 	}
 }

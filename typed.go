@@ -243,12 +243,15 @@ func arrayLen(t reflect.Type) int {
 
 var errShape = errors.New("scsession: the stored session was written by another version of the session type; fields that still fit were kept, the rest are zero")
 
-// repair records that the request's data was rewritten in T's current shape,
-// keeping what still fit: it is saved with this response, and warned about
-// once, since the next request reads the repaired data.
+// repair records that the request's data was rewritten, in T's current
+// shape and keeping what still fit, or given its user: it is saved with this
+// response. A mismatch is warned about once, since the next request reads
+// the repaired data.
 func (m *Manager[T]) repair(s *session[T], cause error) {
 	s.why |= repaired
-	s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
+	if cause != errUnindexed {
+		s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
+	}
 }
 
 // codec is the scs.Codec that New installs on the SessionManager, so that

@@ -92,23 +92,61 @@ func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte,
 	}
 	err = s.do(ctx, func(c redis.Conn) error {
 		reply, err := redis.Values(swapScript.Do(c, s.prefix+token, old, b, expiry.UnixMilli(), expect, del))
-		if err != nil {
-			return err
-		}
-		if len(reply) == 0 {
-			return errors.New("redisstore: empty reply from the compare-and-swap script")
-		}
-		n, err := redis.Int(reply[0], nil)
-		if err != nil {
-			return err
-		}
-		swapped = n == 1
-		if len(reply) > 1 {
-			cur, err = redis.Bytes(reply[1], nil)
-		}
+		cur, swapped, err = swapReply(reply, err)
 		return err
 	})
 	return cur, swapped, err
+}
+
+// renewScript moves a session to a new token: if KEYS[1] holds ARGV[1], it
+// sets KEYS[2] to ARGV[2], expiring at ARGV[3] (Unix ms), and deletes
+// KEYS[1]. It answers {1} when it did, {0} when KEYS[1] holds nothing, {0,
+// value} otherwise; an error if KEYS[2] holds a session already.
+var renewScript = redis.NewScript(2, `
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then
+	if cur == false then return {0} end
+	return {0, cur}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+	return redis.error_reply('redisstore: a session is stored under the new token already')
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+redis.call('DEL', KEYS[1])
+return {1}
+`)
+
+// CompareAndRenew stores b under token until expiry and deletes oldToken, if
+// Redis holds old for oldToken, in one round trip: a login (RenewToken) costs
+// one round trip less than two compare-and-swaps. Otherwise it changes
+// nothing and returns what Redis holds for oldToken, nil for nothing. It
+// makes Store an scsession.RenewStore.
+func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (cur []byte, renewed bool, err error) {
+	err = s.do(ctx, func(c redis.Conn) error {
+		reply, err := redis.Values(renewScript.Do(c, s.prefix+oldToken, s.prefix+token, old, b, expiry.UnixMilli()))
+		cur, renewed, err = swapReply(reply, err)
+		return err
+	})
+	return cur, renewed, err
+}
+
+// swapReply reads the {1}, {0} or {0, value} answer of a script.
+func swapReply(reply []any, err error) (cur []byte, swapped bool, _ error) {
+	if err != nil {
+		return nil, false, err
+	}
+	if len(reply) == 0 {
+		return nil, false, errors.New("redisstore: empty reply from a compare-and-swap script")
+	}
+	n, err := redis.Int(reply[0], nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(reply) > 1 {
+		cur, err = redis.Bytes(reply[1], nil)
+	}
+	return cur, n == 1, err
 }
 
 // addScript adds ARGV[2] to the sorted set KEYS[1] with score ARGV[1] (its
