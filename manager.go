@@ -153,7 +153,7 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 				return
 			}
 		}
-		s := &session[T]{m: m}
+		s := &session[T]{Context: r.Context(), m: m}
 		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
 			var stale bool
 			s.token, stale = m.verify(r.Context(), value)
@@ -162,7 +162,7 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 				s.why |= resign
 			}
 		}
-		r = r.WithContext(context.WithValue(r.Context(), m, s))
+		r = r.WithContext(s) // s is the request's context, with itself as m's value
 		s.w = responseWriter{ResponseWriter: w, r: r, save: s}
 		next.ServeHTTP(&s.w, r)
 		s.w.commit()

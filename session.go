@@ -16,12 +16,22 @@ import (
 // changes are also kept as operations (ops), so that when a save finds that
 // another request saved first, they can be applied again to the newer data.
 type session[T any] struct {
-	m      *Manager[T]
-	mu     sync.Mutex
-	held   string  // the token the client's cookie carries, verified
-	events []Event // emitted once the lock is released
-	w      responseWriter
+	context.Context // the request's, which s extends with itself as m's value
+	m               *Manager[T]
+	mu              sync.Mutex
+	held            string  // the token the client's cookie carries, verified
+	events          []Event // emitted once the lock is released
+	w               responseWriter
 	state[T]
+}
+
+// Value returns s for its Manager, as context.WithValue(ctx, m, s) would,
+// without a second allocation per request.
+func (s *session[T]) Value(key any) any {
+	if m, ok := key.(*Manager[T]); ok && m == s.m {
+		return s
+	}
+	return s.Context.Value(key)
 }
 
 // state is what a request knows of its session; Destroy starts it anew.
