@@ -107,74 +107,37 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	if isNew {
 		s.token = newToken()
 	}
-	key, renewing := m.key(s.token), s.old != ""
-	created, deadline := s.env.created, s.env.deadline // a renewal's, kept through rebases
 	saved := false
 	write := func() ([]byte, bool, error) {
-		if err := m.indexBefore(ctx, s); err != nil {
-			return nil, false, err
-		}
-		s.env.touched = now
-		b := s.env.encode()
-		var cur []byte
-		var ok bool
-		var err error
-		if renewing {
-			cur, ok, err = m.store.renew(ctx, m.key(s.old), s.oldRead, key, b, m.expiry(&s.env))
-		} else {
-			cur, ok, err = m.store.swap(ctx, key, s.read, b, m.expiry(&s.env))
-		}
-		if ok {
-			s.read, saved = b, true
-		}
+		cur, ok, err := m.write(ctx, s, now)
+		saved = ok
 		return cur, ok, err
 	}
-	rebase := func(cur []byte) (bool, error) {
-		if !renewing && s.ops.empty() {
-			return false, nil // a refresh or a repair only, and a newer save did it too
-		}
-		env, err := decodeEnvelope(cur)
-		if err != nil {
-			return false, errEnded // not ours any more: as good as ended
-		}
-		if renewing {
-			s.oldRead = cur
-			env.created, env.deadline = created, deadline
-		} else {
-			s.read = cur
-		}
-		s.indexed = env.user // the request that saved cur indexed it so
-		return true, m.rebase(s, env)
-	}
-	err := swapLoop(write, rebase)
+	err := swapLoop(write, func(cur []byte) (bool, error) { return m.rebaseSave(s, cur) })
 	switch {
 	case errors.Is(err, errEnded):
 		m.unindexAdded(ctx, s)
 		name := s.token
-		if renewing {
+		if s.old != "" {
 			name = s.old
 		}
 		s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(name), Err: errEnded})
 		return nil
 	case err != nil:
-		if renewing {
+		if s.old != "" {
 			// The client keeps the old token, which still holds the session: the
 			// new one must not live on, listed, with no browser holding it.
-			m.store.delete(ctx, key)
+			m.store.delete(ctx, m.key(s.token))
 			m.unindexAdded(ctx, s)
 		}
 		return fmt.Errorf("scsession: saving session: %w", err)
 	case !saved:
-		return nil // rebase found nothing left to write
+		return nil // rebaseSave found nothing left to write
 	}
 	if isNew {
 		s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
 	}
-	base := key
-	if renewing {
-		base = m.key(s.old)
-	}
-	if err := m.indexAfter(ctx, s, base); err != nil {
+	if err := m.indexAfter(ctx, s); err != nil {
 		// Saved all the same: listings skip the stale entry until it expires.
 		m.cfg.logger.WarnContext(ctx, "scsession: stale user index entry kept", slog.String("error", err.Error()))
 	}
@@ -182,6 +145,48 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
 	}
 	return nil
+}
+
+// write is one attempt of save: it indexes the session if that is news,
+// then stores it if the store holds what the request read, under the old
+// token for a renewal. s.mu is held.
+func (m *Manager[T]) write(ctx context.Context, s *session[T], now time.Time) (current []byte, ok bool, err error) {
+	if err := m.indexBefore(ctx, s); err != nil {
+		return nil, false, err
+	}
+	s.env.touched = now
+	b, key := s.env.encode(), m.key(s.token)
+	if s.old != "" {
+		current, ok, err = m.store.renew(ctx, m.key(s.old), s.oldRead, key, b, m.expiry(&s.env))
+	} else {
+		current, ok, err = m.store.swap(ctx, key, s.read, b, m.expiry(&s.env))
+	}
+	if ok {
+		s.read = b
+	}
+	return current, ok, err
+}
+
+// rebaseSave makes cur, what another request saved after this one read the
+// session, the request's base, and says whether there is still something to
+// write. A renewal keeps its new creation time and deadline. s.mu is held.
+func (m *Manager[T]) rebaseSave(s *session[T], cur []byte) (again bool, err error) {
+	renewing := s.old != ""
+	if !renewing && s.ops.empty() {
+		return false, nil // a refresh or a repair only, and a newer save did it too
+	}
+	env, err := decodeEnvelope(cur)
+	if err != nil {
+		return false, errEnded // not ours any more: as good as ended
+	}
+	if renewing {
+		s.oldRead = cur
+		env.created, env.deadline = s.env.created, s.env.deadline
+	} else {
+		s.read = cur
+	}
+	s.indexed = env.user // the request that saved cur indexed it so
+	return true, m.rebase(s, env)
 }
 
 // agent is what Sessions shows of the device that created a session.

@@ -225,13 +225,17 @@ func (m *Manager[T]) indexBefore(ctx context.Context, s *session[T]) error {
 }
 
 // indexAfter drops, after a save, the entries the save made stale: the one
-// the data it replaced had (under base, the key it was stored under), and
-// those this request added for a user or token that is no longer the
-// session's. s.mu is held.
-func (m *Manager[T]) indexAfter(ctx context.Context, s *session[T], base string) error {
+// the data it replaced had (under the old token, after a renewal), and those
+// this request added for a user or token that is no longer the session's.
+// s.mu is held.
+func (m *Manager[T]) indexAfter(ctx context.Context, s *session[T]) error {
 	final := entry{s.env.user, m.key(s.token)}
 	stale := s.entries
 	if s.indexed != "" {
+		base := final.key
+		if s.old != "" {
+			base = m.key(s.old)
+		}
 		stale = append(stale, entry{s.indexed, base})
 	}
 	s.indexed, s.entries = s.env.user, nil
