@@ -56,30 +56,32 @@ func newDecodeCache[T any]() *decodeCache[T] {
 	return &decodeCache[T]{seed: maphash.MakeSeed(), copy: cp}
 }
 
-// decode is decodeData, answered from the cache when it can be; expires is
-// when the session that holds data expires.
-func (c *decodeCache[T]) decode(data []byte, expires time.Time) (T, error) {
+// decode is decodeInto, answered from the cache when it can be; expires is
+// when the session that holds data expires. dst must hold the zero T.
+func (c *decodeCache[T]) decode(dst *T, data []byte, expires time.Time) error {
 	if c == nil || len(data) == 0 {
-		return decodeData[T](data)
+		return decodeInto(dst, data)
 	}
 	slot := c.slot(data)
 	now := time.Now()
 	if e := slot.Load(); e != nil && bytes.Equal(e.data, data) && now.Before(e.expires) {
-		return c.clone(&e.v), nil
+		c.clone(dst, &e.v)
+		return nil
 	}
-	v, err := decodeData[T](data)
-	if err != nil {
-		return v, err
+	if err := decodeInto(dst, data); err != nil {
+		return err
 	}
 	if c.bytes.Add(int64(len(data))) > cacheBytes {
 		c.bytes.Add(-int64(len(data)))
-		return v, nil
+		return nil
 	}
-	c.evicted(slot.Swap(&cached[T]{data: data, expires: expires, v: c.clone(&v)}))
+	e := &cached[T]{data: data, expires: expires}
+	c.clone(&e.v, dst)
+	c.evicted(slot.Swap(e))
 	if c.fills.Add(1)%sweepEvery == 0 {
 		c.sweep(now)
 	}
-	return v, nil
+	return nil
 }
 
 // sweep drops the values of sessions that have expired.
@@ -112,12 +114,12 @@ func (c *decodeCache[T]) evicted(e *cached[T]) {
 	}
 }
 
-func (c *decodeCache[T]) clone(v *T) T {
-	out := *v
+// clone makes *dst a deep copy of *src.
+func (c *decodeCache[T]) clone(dst, src *T) {
+	*dst = *src
 	if c.copy != nil {
-		c.copy(reflect.ValueOf(&out).Elem(), reflect.ValueOf(v).Elem())
+		c.copy(reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem())
 	}
-	return out
 }
 
 // A copier replaces the references (slices, maps, pointers, interfaces) in

@@ -55,8 +55,8 @@ func TestCachedValuesAreDeepCopies(t *testing.T) {
 	}
 	want, _ := json.Marshal(orig)
 	for i := range 3 { // a miss, then hits
-		v, err := c.decode(data, time.Now().Add(time.Hour))
-		if err != nil {
+		var v deep
+		if err := c.decode(&v, data, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := json.Marshal(v); string(got) != string(want) {
@@ -68,7 +68,8 @@ func TestCachedValuesAreDeepCopies(t *testing.T) {
 		v.Any.(map[string]any)["list"].([]any)[1].(map[string]any)["z"] = 2.0
 		v.List.Next.Name = "changed"
 	}
-	if v, _ := c.decode(data, time.Now().Add(time.Hour)); v.Tags[0] != "a" || v.Ptr.Cart[0] != "tea" || v.List.Next.Name != "2" {
+	var v deep
+	if c.decode(&v, data, time.Now().Add(time.Hour)); v.Tags[0] != "a" || v.Ptr.Cart[0] != "tea" || v.List.Next.Name != "2" {
 		t.Fatalf("changing a decoded value changed the cache: %+v", v)
 	}
 }
@@ -129,7 +130,7 @@ func TestDecodeCacheIsBoundedInBytes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.decode(data, time.Now().Add(time.Hour)); err != nil {
+		if err := c.decode(new(user), data, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if n := c.bytes.Load(); n > cacheBytes {
@@ -193,7 +194,7 @@ func TestExpiredSessionsLeaveTheCache(t *testing.T) {
 			expires = past
 			expired = append(expired, data)
 		}
-		c.decode(data, expires)
+		c.decode(new(user), data, expires)
 	}
 	for _, data := range expired {
 		if e := c.slot(data).Load(); e != nil && bytes.Equal(e.data, data) {

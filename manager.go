@@ -184,8 +184,7 @@ func (m *Manager[T]) Get(ctx context.Context) T {
 	if m.load(ctx, s) != nil {
 		return v
 	}
-	v, err := m.cache.decode(s.env.data, m.expiry(&s.env))
-	if err != nil {
+	if err := m.cache.decode(&v, s.env.data, m.expiry(&s.env)); err != nil {
 		m.setData(&s.env, &v) // New checked that T encodes; a v nested too deep to pack is saved as the zero T
 		m.repair(s, err)
 	}

@@ -143,7 +143,8 @@ func (m *Manager[T]) rebase(s *session[T], env envelope) error {
 func (m *Manager[T]) apply(env envelope, o *ops[T]) (_ envelope, repair, err error) {
 	unindexed := m.userID != nil && !env.hasUser // saved before WithUserID: index it now, or revoking would miss it
 	if env.shape != m.shape || len(o.updates) > 0 || unindexed {
-		v, derr := m.cache.decode(env.data, m.expiry(&env))
+		var v T
+		derr := m.cache.decode(&v, env.data, m.expiry(&env))
 		switch {
 		case env.shape != m.shape:
 			repair = errors.Join(errShape, derr)

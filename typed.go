@@ -161,15 +161,20 @@ func readString(p []byte) (string, []byte, bool) {
 // T. On error the returned T holds every field that still fits.
 func decodeData[T any](data []byte) (T, error) {
 	var v T
+	err := decodeInto(&v, data)
+	return v, err
+}
+
+// decodeInto is decodeData into *dst, which must hold the zero T.
+func decodeInto[T any](dst *T, data []byte) error {
 	if len(data) == 0 {
-		return v, nil
+		return nil
 	}
 	j, err := unpack(make([]byte, 0, len(data)+len(data)/2), data)
 	if err != nil {
-		return v, err
+		return err
 	}
-	err = json.Unmarshal(j, &v)
-	return v, err
+	return json.Unmarshal(j, dst)
 }
 
 func encodeData[T any](v *T) ([]byte, error) {
