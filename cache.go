@@ -22,9 +22,9 @@ import (
 // values, and at most cacheBytes of the data they were decoded from (a value
 // whose data would not fit is decoded on every read).
 //
-// Ended sessions' values do not linger: Destroy (of a session the request
-// read) and the revocations forget theirs, and a value whose session has
-// expired is a miss, and is swept out every sweepEvery fills.
+// Ended sessions' values do not linger: Destroy and the revocations forget
+// theirs, and a value whose session has expired is a miss, and is swept out
+// every sweepEvery fills.
 type decodeCache[T any] struct {
 	seed  maphash.Seed
 	copy  copier // nil: T holds no references, assignment copies it
@@ -75,7 +75,7 @@ func (c *decodeCache[T]) decode(dst *T, data []byte, expires time.Time) error {
 		c.bytes.Add(-int64(len(data)))
 		return nil
 	}
-	e := &cached[T]{data: data, expires: expires}
+	e := &cached[T]{data: bytes.Clone(data), expires: expires} // data may be the tail of a larger buffer
 	c.clone(&e.v, dst)
 	c.evicted(slot.Swap(e))
 	if c.fills.Add(1)%sweepEvery == 0 {

@@ -37,7 +37,7 @@ func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 // removed, so Flashes returns nil and leaves them for the next page.
 func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	s := m.from(ctx)
-	if s.phase == skipped {
+	if s == m.skipped {
 		return nil
 	}
 	s.mu.Lock()
@@ -45,7 +45,7 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	if m.load(ctx, s) != nil || len(s.env.flashes) == 0 {
 		return nil
 	}
-	if s.phase == committed {
+	if s.committed {
 		m.late(s)
 		return nil
 	}

@@ -107,7 +107,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if err != nil {
 		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, errors.Unwrap(err)))
 	}
-	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{state: state[T]{phase: skipped}}}
+	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{}}
 	for _, opt := range opts {
 		opt(&m.cfg)
 	}
@@ -176,7 +176,7 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 func (m *Manager[T]) Get(ctx context.Context) T {
 	s := m.from(ctx)
 	var v T
-	if s.phase == skipped {
+	if s == m.skipped {
 		return v
 	}
 	s.mu.Lock()
@@ -256,13 +256,19 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 // such as a flash message, go to a new session with a new token.
 func (m *Manager[T]) Destroy(ctx context.Context) error {
 	s := m.from(ctx)
-	if s.phase == skipped {
+	if s == m.skipped {
 		return ErrSkipped
 	}
 	s.mu.Lock()
 	defer m.unlock(ctx, s)
-	if s.phase == committed {
+	if s.committed {
 		return m.late(s)
+	}
+	if m.index != nil {
+		// The user the index has the session under is in its stored data.
+		if err := m.load(ctx, s); err != nil {
+			return fmt.Errorf("scsession: destroying session: %w", err)
+		}
 	}
 	for _, token := range []string{s.token, s.old} { // old: renewed earlier in this request
 		if token == "" {
@@ -280,8 +286,9 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 	if s.token != "" {
 		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
 	}
-	m.cache.forget(s.env.data)
-	s.state = state[T]{phase: loaded, why: destroyed, env: m.fresh()}
+	m.forgetRead(s.read)
+	m.forgetRead(s.oldRead)
+	s.state = state[T]{loaded: true, why: destroyed, env: m.fresh()}
 	return nil
 }
 
@@ -322,12 +329,12 @@ func (m *Manager[T]) unlock(ctx context.Context, s *session[T]) {
 // says why it cannot be changed now. Unlock it with m.unlock.
 func (m *Manager[T]) begin(ctx context.Context) (*session[T], error) {
 	s := m.from(ctx)
-	if s.phase == skipped {
+	if s == m.skipped {
 		return nil, ErrSkipped
 	}
 	s.mu.Lock()
 	var err error
-	if s.phase == committed {
+	if s.committed {
 		err = m.late(s)
 	} else {
 		err = m.load(ctx, s)

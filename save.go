@@ -53,15 +53,14 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	s.mu.Lock()
 	defer m.unlock(ctx, s)
 	err := s.loadErr // only a load the handler asked for fails the response
-	if s.phase == unloaded && s.why&resign != 0 && s.token != "" {
+	if !s.loaded && s.why&resign != 0 && s.token != "" {
 		// Re-signing needs the stored expiry; it can wait for a later
 		// request if the store fails now.
 		if lerr := m.load(ctx, s); lerr != nil {
 			m.cfg.logger.WarnContext(ctx, "scsession: cookie not re-signed", slog.String("error", lerr.Error()))
 		}
 	}
-	read := s.phase != unloaded
-	s.phase = committed
+	s.committed = true
 	now := time.Now()
 	switch {
 	case err != nil:
@@ -80,7 +79,7 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		m.errorFunc(w, r, err)
 		return false
 	}
-	if read {
+	if s.loaded {
 		h := w.Header()
 		h["Vary"] = append(h["Vary"], "Cookie") // the key is canonical already
 	}
@@ -120,8 +119,15 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 		name := s.token
 		if s.old != "" {
 			name = s.old
+			if m.index != nil && s.indexed != "" {
+				// The old token is gone (an emulated renewal may have deleted it
+				// itself, the new one having been revoked): so is its entry.
+				m.index.RemoveUserSession(ctx, s.indexed, m.key(s.old))
+			}
 		}
-		s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(name), Err: errEnded})
+		if !s.ops.empty() || s.old != "" {
+			s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(name), Err: errEnded})
+		}
 		return nil
 	case err != nil:
 		if s.old != "" {

@@ -36,28 +36,19 @@ func (s *session[T]) Value(key any) any {
 
 // state is what a request knows of its session; Destroy starts it anew.
 type state[T any] struct {
-	phase   phase
-	why     reason // what the response must do besides saving ops
-	loadErr error  // the load failed: the request fails if it asked for the session
-	token   string // "" until the store knows the session or a token is made
-	read    []byte // what the store held under token when last read; nil for nothing
-	env     envelope
-	ops     ops[T]
-	old     string  // the token RenewToken replaced: retired when the new one is saved
-	oldRead []byte  // what the store held under old when last read
-	indexed string  // the user the stored data names, so the index has it under
-	entries []entry // index entries this request added, until a save settles them
+	loaded    bool   // the store was asked (or the session is known to be new)
+	committed bool   // saved with the response headers: reads still work, changes are refused
+	why       reason // what the response must do besides saving ops
+	loadErr   error  // the load failed: the request fails if it asked for the session
+	token     string // "" until the store knows the session or a token is made
+	read      []byte // what the store held under token when last read; nil for nothing
+	env       envelope
+	ops       ops[T]
+	old       string  // the token RenewToken replaced: retired when the new one is saved
+	oldRead   []byte  // what the store held under old when last read
+	indexed   string  // the user the stored data names, so the index has it under
+	entries   []entry // index entries this request added, until a save settles them
 }
-
-// A phase is where a request's session is in its life.
-type phase uint8
-
-const (
-	unloaded  phase = iota // the store has not been asked yet
-	loaded                 // read, or known to be new: changes accumulate
-	committed              // saved with the response headers: no more changes
-	skipped                // WithSkip excluded the request: no session at all
-)
 
 // A reason is something the response must do about the session even when
 // the request changed nothing (see ops for changes).
@@ -86,10 +77,10 @@ func (o *ops[T]) empty() bool {
 // does not know, or bytes that are not ours, give a fresh session with no
 // token: the client's token is never adopted. s.mu is held.
 func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
-	if s.phase != unloaded {
+	if s.loaded {
 		return s.loadErr
 	}
-	s.phase = loaded
+	s.loaded = true
 	if s.token != "" {
 		b, err := m.store.find(ctx, m.key(s.token))
 		if err != nil {

@@ -32,9 +32,11 @@ type SwapStore interface {
 type RenewStore interface {
 	SwapStore
 	// CompareAndRenew stores b under token until expiry and deletes
-	// oldToken, if the store holds old for oldToken (old is never nil) and
-	// nothing for token. Otherwise it changes nothing and returns what the
-	// store holds for oldToken, nil for nothing.
+	// oldToken, if the store holds old for oldToken (old is never nil).
+	// Otherwise it changes nothing and returns what the store holds for
+	// oldToken, nil for nothing. token is brand new: if the store holds a
+	// session under it already, CompareAndRenew changes nothing and returns
+	// an error.
 	CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (current []byte, renewed bool, err error)
 }
 

@@ -259,6 +259,14 @@ func (m *Manager[T]) repair(s *session[T], cause error) {
 	}
 }
 
+// forgetRead drops from the decode cache the value of b, stored bytes of a
+// session that ended.
+func (m *Manager[T]) forgetRead(b []byte) {
+	if env, err := decodeEnvelope(b); err == nil {
+		m.cache.forget(env.data)
+	}
+}
+
 // codec is the scs.Codec that New installs on the SessionManager, so that
 // scs's own methods (Iterate, Load, Deadline, RememberMe...) read and write
 // the same envelope as the Manager.

@@ -51,7 +51,7 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 		return nil, err
 	}
 	var own []string
-	if s, ok := ctx.Value(m).(*session[T]); ok && s.phase != skipped {
+	if s, ok := ctx.Value(m).(*session[T]); ok && s != m.skipped {
 		s.mu.Lock()
 		own = m.ownKeys(s)
 		s.mu.Unlock()
@@ -115,7 +115,7 @@ func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
 // current returns the user of the request's session and its store keys.
 func (m *Manager[T]) current(ctx context.Context) (user string, own []string, err error) {
 	s := m.from(ctx)
-	if s.phase == skipped {
+	if s == m.skipped {
 		return "", nil, ErrSkipped
 	}
 	s.mu.Lock()
