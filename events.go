@@ -25,9 +25,9 @@ const (
 	// EventLateChange: a change came after the response had started and was
 	// lost; the method returned ErrCommitted.
 	EventLateChange
-	// EventDropped: another request ended the session (Destroy, RenewToken)
-	// after this one read it, so this request's changes were not saved: an
-	// ended session stays ended.
+	// EventDropped: another request ended the session (Destroy, RenewToken,
+	// a revocation) after this one read it, so this request's changes (or
+	// its renewal) were not saved: an ended session stays ended.
 	EventDropped
 )
 
