@@ -11,7 +11,8 @@ type EventKind int
 const (
 	// EventCreated: a new session was saved for the first time.
 	EventCreated EventKind = iota + 1
-	// EventRenewed: RenewToken replaced the session's token; Session names the old one.
+	// EventRenewed: RenewToken replaced the session's token, and the new one
+	// was saved; Session names the old one.
 	EventRenewed
 	// EventDestroyed: Destroy, or a revocation (Revoke, RevokeOthers,
 	// RevokeUser, RevokeUserSession), ended the session.

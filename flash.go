@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -20,8 +21,11 @@ type Flash struct {
 // if the response has already started or the request is skipped.
 func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 	s, err := m.begin(ctx)
+	if errors.Is(err, ErrSkipped) {
+		m.cfg.logger.WarnContext(ctx, "scsession: flash message lost: "+err.Error(), slog.String("kind", kind))
+	}
 	if err != nil {
-		return
+		return // begin logged a late change; a failed load fails the request
 	}
 	defer m.unlock(ctx, s)
 	f := Flash{Kind: kind, Message: message}

@@ -235,13 +235,10 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 		return err
 	}
 	defer m.unlock(ctx, s)
-	if s.token != "" {
-		if s.old == "" {
-			// Deleted once the new token is saved, so a failed save loses
-			// nothing, and only if it still holds what was read.
-			s.old, s.oldRead = s.token, s.read
-		}
-		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.token)})
+	if s.token != "" && s.old == "" {
+		// Deleted once the new token is saved, so a failed save loses
+		// nothing, and only if it still holds what was read.
+		s.old, s.oldRead = s.token, s.read
 	}
 	s.token, s.read = newToken(), nil
 	s.why |= renewed

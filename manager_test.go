@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 func TestEventsAndLogsNeverShowTheToken(t *testing.T) {
@@ -56,8 +61,8 @@ func TestEventHookMayCallTheManager(t *testing.T) {
 	c := newClient(t)
 	c.post(url + "/login?id=1&name=ann")
 	c.post(url + "/login?id=1&name=bob")
-	if fmt.Sprint(names) != "[ann]" {
-		t.Fatalf("the hook saw %v, want [ann]", names)
+	if fmt.Sprint(names) != "[bob]" { // EventRenewed comes once the renewed session is saved
+		t.Fatalf("the hook saw %v, want [bob]", names)
 	}
 }
 
@@ -92,5 +97,68 @@ func TestSkippedRequestsPayNothing(t *testing.T) {
 	}
 	if got := c.get(url + "/").body; got != "ann false []" {
 		t.Fatalf("a normal request: %q", got)
+	}
+}
+
+func TestRenewedIsEmittedOnlyOnceTheRenewalIsSaved(t *testing.T) {
+	var events eventLog
+	ms := memstore.NewWithCleanupInterval(0)
+	st := &failingSwaps{MemStore: ms}
+	sm := scs.New()
+	sm.Store = st
+	sm.ErrorFunc = func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
+	m := New[user](sm, events.option(), WithLogger(discard))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.post(url + "/add?item=tea")
+	st.fail.Store(true)
+	if r := c.post(url + "/login?id=1&name=ann"); r.status != http.StatusInternalServerError {
+		t.Fatalf("a login whose save failed: %d %s, want a 500", r.status, r.body)
+	}
+	if n := events.count(EventRenewed); n != 0 {
+		t.Fatalf("a renewal whose save failed emitted %d EventRenewed; want none:\n%s", n, &events)
+	}
+	st.fail.Store(false)
+	c.post(url + "/login?id=1&name=ann")
+	if n := events.count(EventRenewed); n != 1 {
+		t.Fatalf("a saved renewal emitted %d EventRenewed; want 1:\n%s", n, &events)
+	}
+}
+
+// failingSwaps is memstore behind SwapStore whose writes fail while fail is set.
+type failingSwaps struct {
+	*memstore.MemStore
+	fail atomic.Bool
+}
+
+func (f *failingSwaps) CompareAndSwap(_ context.Context, key string, old, b []byte, exp time.Time) ([]byte, bool, error) {
+	if f.fail.Load() {
+		return nil, false, errors.New("store down")
+	}
+	return swapMem(f.MemStore, key, old, b, exp)
+}
+
+func TestRevokeOthersWithoutWithUserIDSaysSo(t *testing.T) {
+	m := New[user](nil)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /everywhere", func(w http.ResponseWriter, r *http.Request) {
+		_, err := m.RevokeOthers(r.Context())
+		fmt.Fprint(w, errors.Is(err, ErrNoUserIndex))
+	})
+	url := serve(t, m, mux)
+	if got := newClient(t).post(url + "/everywhere").body; got != "true" {
+		t.Fatalf("RevokeOthers without WithUserID: ErrNoUserIndex is %s; want true, not a silent (0, nil)", got)
+	}
+}
+
+func TestFlashOnASkippedRequestIsLogged(t *testing.T) {
+	var logs logBuffer
+	m := New[user](nil, WithSkipHeader("X-Skip"), WithLogger(logs.logger()))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) { m.Flash(r.Context(), "info", "hello") })
+	url := serve(t, m, mux)
+	newClient(t).post(url+"/flash", "X-Skip", "1")
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "flash message lost") {
+		t.Fatalf("a Flash on a skipped request logged nothing at Warn:\n%s", logs.String())
 	}
 }

@@ -140,8 +140,11 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	case !saved:
 		return nil // rebaseSave found nothing left to write
 	}
-	if isNew {
+	switch {
+	case isNew:
 		s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
+	case s.old != "":
+		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.old)})
 	}
 	if err := m.indexAfter(ctx, s); err != nil {
 		// Saved all the same: listings skip the stale entry until it expires.

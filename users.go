@@ -105,6 +105,9 @@ func (m *Manager[T]) RevokeUserSession(ctx context.Context, user, id string) err
 // current one ("log out everywhere else"), and returns how many it ended. An
 // anonymous session has no others.
 func (m *Manager[T]) RevokeOthers(ctx context.Context) (int, error) {
+	if m.userID == nil {
+		return 0, ErrNoUserIndex // or a "log out everywhere" button would silently do nothing
+	}
 	user, own, err := m.current(ctx)
 	if err != nil || user == "" {
 		return 0, err
