@@ -106,7 +106,9 @@ func TestRenewedIsEmittedOnlyOnceTheRenewalIsSaved(t *testing.T) {
 	st := &failingSwaps{MemStore: ms}
 	sm := scs.New()
 	sm.Store = st
-	sm.ErrorFunc = func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), http.StatusInternalServerError) }
+	sm.ErrorFunc = func(w http.ResponseWriter, _ *http.Request, err error) {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
 	m := New[user](sm, events.option(), WithLogger(discard))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
