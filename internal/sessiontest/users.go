@@ -1,0 +1,125 @@
+package sessiontest
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+)
+
+// SessionsOfAUserCanBeListedAndRevoked: a user's devices are listed, one is
+// revoked, then all others, then another user's; a forged revoke is refused.
+func SessionsOfAUserCanBeListedAndRevoked(t *testing.T, stores Stores) {
+	each(t, stores, func(t *testing.T, st []scs.Store) {
+		a, b := accountsApps(t, st, time.Hour)
+		laptop, phone, tablet := NewDevice(t, "laptop"), NewDevice(t, "phone"), NewDevice(t, "tablet")
+		bob := NewDevice(t, "bob's")
+		laptop.Post(a.URL + "/login?name=alice")
+		phone.Post(b.URL + "/login?name=alice")
+		tablet.Post(a.URL + "/login?name=alice")
+		bob.Post(b.URL + "/login?name=bob")
+
+		if got := agents(sessions(laptop, b.URL)); got != "laptop* phone tablet" {
+			t.Fatalf("alice's sessions seen from her laptop: %q", got)
+		}
+		if got := agents(sessions(bob, a.URL)); got != "bob's*" {
+			t.Fatalf("bob's sessions: %q", got)
+		}
+
+		var phoneID string
+		for _, in := range sessions(laptop, a.URL) {
+			if in.Agent == "phone" {
+				phoneID = in.ID
+			}
+			if strings.Contains(in.ID, phone.Cookie(a.URL)) || in.Created.IsZero() || in.LastSeen.IsZero() || !in.Expires.After(time.Now()) {
+				t.Fatalf("session info %+v: want an opaque ID and times", in)
+			}
+		}
+		if r := bob.Post(b.URL + "/revoke?id=" + phoneID); r.Status != http.StatusForbidden {
+			t.Fatalf("bob revoking alice's phone: %d %q, want it refused", r.Status, r.Body)
+		}
+		if got := phone.Get(b.URL + "/whoami").Body; got != "alice" {
+			t.Fatalf("bob's forged revoke logged alice's phone out: %q", got)
+		}
+		laptop.Post(a.URL + "/revoke?id=" + phoneID)
+		if got := phone.Get(b.URL + "/whoami").Body; got != "" {
+			t.Fatalf("the revoked phone is still logged in as %q", got)
+		}
+
+		if got := laptop.Post(b.URL + "/revoke-others").Body; got != "1" {
+			t.Fatalf("log out everywhere else ended %s sessions, want 1 (the tablet)", got)
+		}
+		if got := tablet.Get(a.URL + "/whoami").Body; got != "" {
+			t.Fatalf("the tablet is still logged in as %q", got)
+		}
+		if got := laptop.Get(b.URL + "/whoami").Body; got != "alice" {
+			t.Fatalf("log out everywhere else logged out the laptop too: %q", got)
+		}
+		if got := agents(sessions(laptop, a.URL)); got != "laptop*" {
+			t.Fatalf("alice's sessions after: %q", got)
+		}
+
+		if got := laptop.Post(a.URL + "/revoke-user?name=bob").Body; got != "1" {
+			t.Fatalf("RevokeUser(bob) ended %s sessions, want 1", got)
+		}
+		if got := bob.Get(a.URL + "/whoami").Body; got != "" {
+			t.Fatalf("bob is still logged in as %q", got)
+		}
+
+		laptop.Post(a.URL + "/logout")
+		laptop.Post(a.URL + "/login?name=carol")
+		if got := sessions(laptop, b.URL); len(got) != 1 {
+			t.Fatalf("carol has %d sessions, want 1", len(got))
+		}
+		if n, err := a.M.Sessions(t.Context(), "alice"); err != nil || len(n) != 0 {
+			t.Fatalf("alice, logged out everywhere, still has %v (%v)", n, err)
+		}
+	})
+}
+
+// UserIndexFollowsRenewalsAndExpiry: a renewal replaces the listed session,
+// and an expired one is no longer listed.
+func UserIndexFollowsRenewalsAndExpiry(t *testing.T, stores Stores) {
+	each(t, stores, func(t *testing.T, st []scs.Store) {
+		a, b := accountsApps(t, st, 700*time.Millisecond)
+		laptop := NewDevice(t, "laptop")
+		laptop.Post(a.URL + "/login?name=alice")
+		first := sessions(laptop, b.URL)
+		laptop.Post(b.URL + "/login?name=alice") // a privilege change: a new token
+		second := sessions(laptop, a.URL)
+		if len(second) != 1 || !second[0].Current || second[0].ID == first[0].ID || !second[0].Created.After(first[0].Created) {
+			t.Fatalf("after renewal: %+v, before %+v; want one, current, with a new ID and creation time", second, first)
+		}
+		time.Sleep(800 * time.Millisecond)
+		if infos, err := a.M.Sessions(t.Context(), "alice"); err != nil || len(infos) != 0 {
+			t.Fatalf("after the lifetime: %+v (%v), want none", infos, err)
+		}
+	})
+}
+
+// RevokedSessionStaysRevokedUnderARequestInFlight: up to 200 "log out
+// everywhere else", each while a slow request of the revoked session is in
+// flight, all stay revoked.
+func RevokedSessionStaysRevokedUnderARequestInFlight(t *testing.T, stores Stores) {
+	const tries = 200
+	each(t, stores, func(t *testing.T, st []scs.Store) {
+		a, b := accountsApps(t, st, time.Hour)
+		deadline := time.Now().Add(15 * time.Second)
+		done := 0
+		for ; done < tries && time.Now().Before(deadline); done++ {
+			stolen, owner := NewDevice(t, "stolen"), NewDevice(t, "owner")
+			stolen.Post(a.URL + "/login?name=dave")
+			owner.Post(b.URL + "/login?name=dave")
+			whileReading(&a.gates, stolen, a.URL, func() { owner.Post(b.URL + "/revoke-others") })
+			if got := stolen.Get(a.URL + "/whoami").Body; got != "" {
+				t.Fatalf("try %d: the revoked session came back as %q", done, got)
+			}
+			owner.Post(b.URL + "/logout")
+		}
+		if done < tries/10 {
+			t.Fatalf("only %d tries in the time allowed", done)
+		}
+	})
+}
