@@ -112,11 +112,11 @@ func TestGetEqualsDecodingTheStoredBytes(t *testing.T) {
 		urls = append(urls, serve(t, m, mux))
 	}
 	c := newClient(t)
-	if got := c.post(urls[0] + "/set").body; got != "true" {
+	if got := c.Post(urls[0] + "/set").Body; got != "true" {
 		t.Errorf("Get after Update in the same request: Prefs nil is %s, want true, as decoding the saved bytes gives", got)
 	}
 	for i, url := range urls {
-		if got := c.get(url + "/get").body; got != "true" {
+		if got := c.Get(url + "/get").Body; got != "true" {
 			t.Errorf("instance %d: Prefs nil is %s, want true, as decoding the saved bytes gives", i, got)
 		}
 	}
@@ -159,15 +159,15 @@ func TestEndedSessionsLeaveTheCache(t *testing.T) {
 		name string
 		do   func(c *client)
 	}{
-		{"Destroy", func(c *client) { c.post(url + "/signout") }},
+		{"Destroy", func(c *client) { c.Post(url + "/signout") }},
 		{"RevokeUser", func(*client) { m.RevokeUser(t.Context(), "ann") }},
 	} {
 		t.Run(end.name, func(t *testing.T) {
 			c := newClient(t)
-			c.post(url + "/login?id=1&name=ann")
-			c.post(url + "/add?item=" + end.name)
-			c.get(url + "/get")
-			b, _, _ := ms.Find(c.cookie(url))
+			c.Post(url + "/login?id=1&name=ann")
+			c.Post(url + "/add?item=" + end.name)
+			c.Get(url + "/get")
+			b, _, _ := ms.Find(c.Cookie(url))
 			env, err := decodeEnvelope(b)
 			if err != nil {
 				t.Fatalf("the session is not stored: %v", err)

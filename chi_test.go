@@ -39,14 +39,14 @@ func TestRequireGuardsChiGroupsAndPlainHandlers(t *testing.T) {
 		{"/plain", http.StatusSeeOther, "/login", "plain"},
 	}
 	anon, member := newClient(t), newClient(t)
-	member.post(srvURL + "/login")
+	member.Post(srvURL + "/login")
 	for _, tt := range tests {
-		r := anon.get(srvURL + tt.path)
-		if r.status != tt.anonStatus || r.header.Get("Location") != tt.anonLocation {
-			t.Errorf("anonymous GET %s: %d to %q, want %d to %q", tt.path, r.status, r.header.Get("Location"), tt.anonStatus, tt.anonLocation)
+		r := anon.Get(srvURL + tt.path)
+		if r.Status != tt.anonStatus || r.Header.Get("Location") != tt.anonLocation {
+			t.Errorf("anonymous GET %s: %d to %q, want %d to %q", tt.path, r.Status, r.Header.Get("Location"), tt.anonStatus, tt.anonLocation)
 		}
-		if r := member.get(srvURL + tt.path); r.status != http.StatusOK || r.body != tt.loggedInResponse {
-			t.Errorf("logged-in GET %s: %d %q", tt.path, r.status, r.body)
+		if r := member.Get(srvURL + tt.path); r.Status != http.StatusOK || r.Body != tt.loggedInResponse {
+			t.Errorf("logged-in GET %s: %d %q", tt.path, r.Status, r.Body)
 		}
 	}
 }

@@ -3,12 +3,9 @@ package scsession
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +13,8 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+
+	"github.com/scsession/scsession/internal/browser"
 )
 
 // user is the session type most tests store: what a real app keeps.
@@ -26,103 +25,14 @@ type user struct {
 	Prefs  map[string]string
 }
 
-// client is a browser in miniature: one cookie jar, no redirects followed,
-// assertions on what comes back. Cookies ignore ports, so one client
-// visiting two test servers on 127.0.0.1 sends both the same cookie, as a
-// browser does behind a load balancer.
-type client struct {
-	t    testing.TB
-	jar  *cookiejar.Jar
-	http *http.Client
-}
+// client is the browser in miniature every module's tests share: one
+// cookie jar, no redirects followed, assertions on what comes back.
+type (
+	client   = browser.Client
+	response = browser.Response
+)
 
-func newClient(t testing.TB) *client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &client{t: t, jar: jar, http: &http.Client{
-		Jar:           jar,
-		Timeout:       10 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
-}
-
-type response struct {
-	status int
-	body   string
-	header http.Header
-	took   time.Duration
-}
-
-func (c *client) do(method, rawURL string, header ...string) response {
-	c.t.Helper()
-	return c.send(c.http, method, rawURL, header...)
-}
-
-// replay sends a request with the given session cookie value instead of the
-// jar's, as an attacker holding an old cookie would.
-func (c *client) replay(method, rawURL, cookie string) response {
-	c.t.Helper()
-	bare := &http.Client{Timeout: c.http.Timeout, CheckRedirect: c.http.CheckRedirect}
-	return c.send(bare, method, rawURL, "Cookie", (&http.Cookie{Name: "session", Value: cookie}).String())
-}
-
-func (c *client) send(hc *http.Client, method, rawURL string, header ...string) response {
-	c.t.Helper()
-	req, err := http.NewRequest(method, rawURL, nil)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	start := time.Now()
-	resp, err := hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, rawURL, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, body: string(b), header: resp.Header, took: time.Since(start)}
-}
-
-func (c *client) get(rawURL string, header ...string) response {
-	c.t.Helper()
-	return c.do(http.MethodGet, rawURL, header...)
-}
-
-func (c *client) post(rawURL string, header ...string) response {
-	c.t.Helper()
-	return c.do(http.MethodPost, rawURL, header...)
-}
-
-// cookie returns the value of the session cookie the client holds for
-// rawURL, or "".
-func (c *client) cookie(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	for _, ck := range c.jar.Cookies(u) {
-		if ck.Name == "session" {
-			return ck.Value
-		}
-	}
-	return ""
-}
-
-// setCookie makes the client send value as its session cookie.
-func (c *client) setCookie(rawURL, value string) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: value, Path: "/"}})
-}
+func newClient(t testing.TB) *client { return browser.New(t) }
 
 // countingStore counts the calls that reach the store, and can be told to fail.
 type countingStore struct {

@@ -39,8 +39,8 @@ func TestEndlessConflictsFailThroughTheErrorFunc(t *testing.T) {
 	}
 	m := New[user](sm, WithLogger(discard))
 	url := serve(t, m, userApp(m))
-	if r := newClient(t).post(url + "/add?item=tea"); r.status != http.StatusServiceUnavailable {
-		t.Fatalf("a save that never wins answered %d %q", r.status, r.body)
+	if r := newClient(t).Post(url + "/add?item=tea"); r.Status != http.StatusServiceUnavailable {
+		t.Fatalf("a save that never wins answered %d %q", r.Status, r.Body)
 	}
 	if !errors.Is(gotErr, ErrConflict) || store.swaps != maxAttempts {
 		t.Fatalf("ErrorFunc got %v after %d attempts; want ErrConflict after %d", gotErr, store.swaps, maxAttempts)

@@ -36,25 +36,25 @@ func signedApps(t *testing.T) (old, rotating, current string, st *countingStore)
 func TestSignedCookieRotation(t *testing.T) {
 	old, rotating, current, _ := signedApps(t)
 	c := newClient(t)
-	c.post(old + "/add?item=tea")
-	signedOld := c.cookie(old)
+	c.Post(old + "/add?item=tea")
+	signedOld := c.Cookie(old)
 	token, sig, ok := strings.Cut(signedOld, ".")
 	if !ok || !isToken(token) || len(sig) != sigLen {
 		t.Fatalf("signed cookie %q is not token.signature", signedOld)
 	}
 
-	if got := c.get(current + "/get").body; strings.Contains(got, "tea") {
+	if got := c.Get(current + "/get").Body; strings.Contains(got, "tea") {
 		t.Fatal("a server without the old key accepted its cookie")
 	}
-	r := c.get(rotating + "/get")
-	if !strings.Contains(r.body, "tea") {
-		t.Fatalf("the rotating server rejected a cookie signed with the old key: %q", r.body)
+	r := c.Get(rotating + "/get")
+	if !strings.Contains(r.Body, "tea") {
+		t.Fatalf("the rotating server rejected a cookie signed with the old key: %q", r.Body)
 	}
-	resigned := c.cookie(rotating)
+	resigned := c.Cookie(rotating)
 	if resigned == signedOld || !strings.HasPrefix(resigned, token+".") {
 		t.Fatalf("cookie after rotation %q, want the same token signed with the new key", resigned)
 	}
-	if got := c.get(current + "/get").body; !strings.Contains(got, "tea") {
+	if got := c.Get(current + "/get").Body; !strings.Contains(got, "tea") {
 		t.Fatalf("the re-signed cookie does not verify with the new key alone: %q", got)
 	}
 }
@@ -62,8 +62,8 @@ func TestSignedCookieRotation(t *testing.T) {
 func TestBadCookiesNeverReachTheStore(t *testing.T) {
 	_, _, current, st := signedApps(t)
 	c := newClient(t)
-	c.post(current + "/add?item=tea")
-	good := c.cookie(current)
+	c.Post(current + "/add?item=tea")
+	good := c.Cookie(current)
 	token, sig, _ := strings.Cut(good, ".")
 	other := newToken()
 	flipped := []byte(sig)
@@ -83,18 +83,18 @@ func TestBadCookiesNeverReachTheStore(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bad := newClient(t)
-			bad.setCookie(current, tt.value)
+			bad.SetCookie(current, tt.value)
 			st.counts()
-			r := bad.get(current + "/get")
-			if r.status != http.StatusOK || r.body != "id=0 name= cart=[] prefs=map[]" {
-				t.Fatalf("got %d %q, want a fresh session", r.status, r.body)
+			r := bad.Get(current + "/get")
+			if r.Status != http.StatusOK || r.Body != "id=0 name= cart=[] prefs=map[]" {
+				t.Fatalf("got %d %q, want a fresh session", r.Status, r.Body)
 			}
 			if finds, _, _ := st.counts(); finds != 0 {
 				t.Fatalf("the cookie reached the store (%d finds)", finds)
 			}
 		})
 	}
-	if got := c.get(current + "/get").body; !strings.Contains(got, "tea") {
+	if got := c.Get(current + "/get").Body; !strings.Contains(got, "tea") {
 		t.Fatalf("the good cookie stopped working: %q", got)
 	}
 }
@@ -105,10 +105,10 @@ func TestUnsignedCookiesMustLookLikeTokens(t *testing.T) {
 	url := serve(t, m, userApp(m))
 	for _, value := range []string{"x", "../../etc/passwd", strings.Repeat("é", 43), newToken() + "x"} {
 		c := newClient(t)
-		c.setCookie(url, value)
+		c.SetCookie(url, value)
 		st.counts()
-		if r := c.get(url + "/get"); r.status != http.StatusOK {
-			t.Fatalf("cookie %q: status %d", value, r.status)
+		if r := c.Get(url + "/get"); r.Status != http.StatusOK {
+			t.Fatalf("cookie %q: status %d", value, r.Status)
 		}
 		if finds, _, _ := st.counts(); finds != 0 {
 			t.Fatalf("cookie %q reached the store", value)

@@ -20,14 +20,14 @@ func TestFlashesSurviveOneRedirectAndShowOnce(t *testing.T) {
 	url := serve(t, m, mux)
 	c := newClient(t)
 
-	r := c.post(url + "/save")
-	if r.status != http.StatusSeeOther {
-		t.Fatalf("POST /save: %d", r.status)
+	r := c.Post(url + "/save")
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("POST /save: %d", r.Status)
 	}
-	if got := c.get(url + "/page").body; got != "[{info saved} {warn but check the date}]" {
+	if got := c.Get(url + "/page").Body; got != "[{info saved} {warn but check the date}]" {
 		t.Fatalf("page after the redirect shows %q", got)
 	}
-	if got := c.get(url + "/page").body; got != "[]" {
+	if got := c.Get(url + "/page").Body; got != "[]" {
 		t.Fatalf("the next page shows %q again, want []", got)
 	}
 }
@@ -46,11 +46,11 @@ func TestFlashesAfterResponseStartedAreKeptForTheNextPage(t *testing.T) {
 		}
 	}))
 	c := newClient(t)
-	c.get(url + "/add")
-	if got := c.get(url + "/late").body; got != "[]" {
+	c.Get(url + "/add")
+	if got := c.Get(url + "/late").Body; got != "[]" {
 		t.Fatalf("Flashes after the response started returned %q; they could not be removed, so want []", got)
 	}
-	if got := c.get(url + "/show").body; got != "[{info hello}]" {
+	if got := c.Get(url + "/show").Body; got != "[{info hello}]" {
 		t.Fatalf("the next page shows %q, want the message once", got)
 	}
 }

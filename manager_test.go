@@ -21,17 +21,17 @@ func TestEventsAndLogsNeverShowTheToken(t *testing.T) {
 	m := New[user](sm, WithLogger(logs.logger()), events.option(), WithSigningKeys(newKey))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
-	first := c.cookie(url)
-	c.post(url + "/login?id=1&name=ann")
-	second := c.cookie(url)
-	c.post(url + "/late")
-	c.post(url + "/logout")
+	c.Post(url + "/add?item=tea")
+	first := c.Cookie(url)
+	c.Post(url + "/login?id=1&name=ann")
+	second := c.Cookie(url)
+	c.Post(url + "/late")
+	c.Post(url + "/logout")
 	firstToken, _, _ := strings.Cut(first, ".")
 	_, secondSig, _ := strings.Cut(second, ".")
 	bad := newClient(t)
-	bad.setCookie(url, firstToken+"."+secondSig)
-	bad.get(url + "/get")
+	bad.SetCookie(url, firstToken+"."+secondSig)
+	bad.Get(url + "/get")
 
 	for _, kind := range []EventKind{EventCreated, EventRenewed, EventDestroyed, EventLateChange, EventRejected} {
 		if events.count(kind) == 0 {
@@ -59,8 +59,8 @@ func TestEventHookMayCallTheManager(t *testing.T) {
 	}))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
-	c.post(url + "/login?id=1&name=bob")
+	c.Post(url + "/login?id=1&name=ann")
+	c.Post(url + "/login?id=1&name=bob")
 	if fmt.Sprint(names) != "[bob]" { // EventRenewed comes once the renewed session is saved
 		t.Fatalf("the hook saw %v, want [bob]", names)
 	}
@@ -77,7 +77,7 @@ func TestSkippedRequestsPayNothing(t *testing.T) {
 		fmt.Fprint(w, m.Get(r.Context()).Name, " ", errors.Is(err, ErrSkipped), " ", m.Flashes(r.Context()))
 	}))
 	c := newClient(t)
-	c.get(url + "/")
+	c.Get(url + "/")
 	st.counts()
 	tests := []struct {
 		path   string
@@ -87,15 +87,15 @@ func TestSkippedRequestsPayNothing(t *testing.T) {
 		{"/static/app.css", nil},
 	}
 	for _, tt := range tests {
-		r := c.get(url+tt.path, tt.header...)
-		if r.body != " true []" || r.header.Get("Set-Cookie") != "" {
-			t.Errorf("GET %s: %q, Set-Cookie %q; want a zero session, ErrSkipped and no cookie", tt.path, r.body, r.header.Get("Set-Cookie"))
+		r := c.Get(url+tt.path, tt.header...)
+		if r.Body != " true []" || r.Header.Get("Set-Cookie") != "" {
+			t.Errorf("GET %s: %q, Set-Cookie %q; want a zero session, ErrSkipped and no cookie", tt.path, r.Body, r.Header.Get("Set-Cookie"))
 		}
 		if finds, commits, _ := st.counts(); finds+commits != 0 {
 			t.Errorf("GET %s touched the store: %d finds, %d commits", tt.path, finds, commits)
 		}
 	}
-	if got := c.get(url + "/").body; got != "ann false []" {
+	if got := c.Get(url + "/").Body; got != "ann false []" {
 		t.Fatalf("a normal request: %q", got)
 	}
 }
@@ -112,16 +112,16 @@ func TestRenewedIsEmittedOnlyOnceTheRenewalIsSaved(t *testing.T) {
 	m := New[user](sm, events.option(), WithLogger(discard))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
+	c.Post(url + "/add?item=tea")
 	st.fail.Store(true)
-	if r := c.post(url + "/login?id=1&name=ann"); r.status != http.StatusInternalServerError {
-		t.Fatalf("a login whose save failed: %d %s, want a 500", r.status, r.body)
+	if r := c.Post(url + "/login?id=1&name=ann"); r.Status != http.StatusInternalServerError {
+		t.Fatalf("a login whose save failed: %d %s, want a 500", r.Status, r.Body)
 	}
 	if n := events.count(EventRenewed); n != 0 {
 		t.Fatalf("a renewal whose save failed emitted %d EventRenewed; want none:\n%s", n, &events)
 	}
 	st.fail.Store(false)
-	c.post(url + "/login?id=1&name=ann")
+	c.Post(url + "/login?id=1&name=ann")
 	if n := events.count(EventRenewed); n != 1 {
 		t.Fatalf("a saved renewal emitted %d EventRenewed; want 1:\n%s", n, &events)
 	}
@@ -148,7 +148,7 @@ func TestRevokeOthersWithoutWithUserIDSaysSo(t *testing.T) {
 		fmt.Fprint(w, errors.Is(err, ErrNoUserIndex))
 	})
 	url := serve(t, m, mux)
-	if got := newClient(t).post(url + "/everywhere").body; got != "true" {
+	if got := newClient(t).Post(url + "/everywhere").Body; got != "true" {
 		t.Fatalf("RevokeOthers without WithUserID: ErrNoUserIndex is %s; want true, not a silent (0, nil)", got)
 	}
 }
@@ -159,7 +159,7 @@ func TestFlashOnASkippedRequestIsLogged(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) { m.Flash(r.Context(), "info", "hello") })
 	url := serve(t, m, mux)
-	newClient(t).post(url+"/flash", "X-Skip", "1")
+	newClient(t).Post(url+"/flash", "X-Skip", "1")
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "flash message lost") {
 		t.Fatalf("a Flash on a skipped request logged nothing at Warn:\n%s", logs.String())
 	}

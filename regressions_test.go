@@ -37,14 +37,14 @@ func TestDecodeCacheHandsOutOnlyWhatDecodingGives(t *testing.T) {
 	})
 	url := serve(t, m, mux)
 	bob, alice := newClient(t), newClient(t)
-	bob.post(url + "/set?theme=dark")
-	alice.post(url + "/set?theme=dark&scratch=alice-secret") // the same stored bytes as bob's
-	if got := bob.get(url + "/get").body; got != `"dark" ""` {
+	bob.Post(url + "/set?theme=dark")
+	alice.Post(url + "/set?theme=dark&scratch=alice-secret") // the same stored bytes as bob's
+	if got := bob.Get(url + "/get").Body; got != `"dark" ""` {
 		t.Fatalf("bob's session reads %s: another session's unsaved field", got)
 	}
 	carol := newClient(t)
-	carol.post(url + "/set?theme=%FF") // invalid UTF-8, which JSON replaces
-	if got, want := carol.get(url+"/get").body, fmt.Sprintf("%q %q", "\ufffd", ""); got != want {
+	carol.Post(url + "/set?theme=%FF") // invalid UTF-8, which JSON replaces
+	if got, want := carol.Get(url+"/get").Body, fmt.Sprintf("%q %q", "\ufffd", ""); got != want {
 		t.Fatalf("carol's session reads %s, want what decoding gives: %s", got, want)
 	}
 }
@@ -55,9 +55,9 @@ func TestUpdateThatChangesNothingCreatesNoSession(t *testing.T) {
 	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.Update(r.Context(), func(u *user) {})
 	}))
-	r := newClient(t).get(url)
-	if _, commits, _ := st.counts(); commits != 0 || r.header.Get("Set-Cookie") != "" {
-		t.Fatalf("an Update that changes nothing on a new visitor: %d writes, Set-Cookie %q", commits, r.header.Get("Set-Cookie"))
+	r := newClient(t).Get(url)
+	if _, commits, _ := st.counts(); commits != 0 || r.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("an Update that changes nothing on a new visitor: %d writes, Set-Cookie %q", commits, r.Header.Get("Set-Cookie"))
 	}
 }
 
@@ -145,14 +145,14 @@ func TestSessionsSavedBeforeWithUserIDCanBeRevoked(t *testing.T) {
 		fmt.Fprint(w, after.Get(r.Context()).Name)
 	}))
 	c := newClient(t)
-	c.post(old)
-	if got := c.get(whoami).body; got != "alice" {
+	c.Post(old)
+	if got := c.Get(whoami).Body; got != "alice" {
 		t.Fatalf("after the deploy the session reads %q", got)
 	}
 	if n, err := after.RevokeUser(t.Context(), "alice"); err != nil || n != 1 {
 		t.Fatalf("RevokeUser(alice) = %d, %v; want the session saved before WithUserID", n, err)
 	}
-	if got := c.get(whoami).body; got != "" {
+	if got := c.Get(whoami).Body; got != "" {
 		t.Fatalf("still logged in as %q", got)
 	}
 }
@@ -166,9 +166,9 @@ func TestErrorFuncAnswersWithoutTheHandlersHeaders(t *testing.T) {
 		http.Redirect(w, r, "/account", http.StatusSeeOther)
 	}))
 	st.fail = errors.New("store down")
-	r := newClient(t).get(url)
-	if r.status != http.StatusInternalServerError || r.header.Get("Location") != "" || strings.Contains(r.header.Get("Cache-Control"), "public") {
-		t.Fatalf("the ErrorFunc's answer: %d, Location %q, Cache-Control %q", r.status, r.header.Get("Location"), r.header.Get("Cache-Control"))
+	r := newClient(t).Get(url)
+	if r.Status != http.StatusInternalServerError || r.Header.Get("Location") != "" || strings.Contains(r.Header.Get("Cache-Control"), "public") {
+		t.Fatalf("the ErrorFunc's answer: %d, Location %q, Cache-Control %q", r.Status, r.Header.Get("Location"), r.Header.Get("Cache-Control"))
 	}
 }
 
@@ -188,7 +188,7 @@ func TestHijackSavesTheSessionFirst(t *testing.T) {
 		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 		buf.Flush()
 	}))
-	newClient(t).get(url)
+	newClient(t).Get(url)
 	if _, commits, _ := st.counts(); commits != 1 || !errors.Is(late, ErrCommitted) {
 		t.Fatalf("hijack: %d saves, a change after it returned %v; want 1 save before, ErrCommitted after", commits, late)
 	}
@@ -202,8 +202,8 @@ func TestEarlyHintsDoNotStartTheResponse(t *testing.T) {
 		w.WriteHeader(http.StatusEarlyHints)
 		err = m.Update(r.Context(), func(u *user) { u.UserID = 1 })
 	}))
-	if r := newClient(t).get(url); err != nil || r.header.Get("Set-Cookie") == "" {
-		t.Fatalf("Update after 103 Early Hints: %v, Set-Cookie %q", err, r.header.Get("Set-Cookie"))
+	if r := newClient(t).Get(url); err != nil || r.Header.Get("Set-Cookie") == "" {
+		t.Fatalf("Update after 103 Early Hints: %v, Set-Cookie %q", err, r.Header.Get("Set-Cookie"))
 	}
 }
 
@@ -231,23 +231,23 @@ func TestFlashesAfterRenewTokenAreShownOnce(t *testing.T) {
 	}))
 
 	c := newClient(t)
-	c.post(url + "/flash?msg=hello")
-	if got := c.post(url + "/login").body; got != "hello;" {
+	c.Post(url + "/flash?msg=hello")
+	if got := c.Post(url + "/login").Body; got != "hello;" {
 		t.Fatalf("the login page shows %q, want hello;", got)
 	}
-	if got := c.get(url + "/").body; got != "" {
+	if got := c.Get(url + "/").Body; got != "" {
 		t.Fatalf("the next page shows %q again", got)
 	}
 
-	c.post(url + "/flash?msg=again")
+	c.Post(url + "/flash?msg=again")
 	tab := newClient(t)
-	tab.setCookie(url, c.cookie(url))
+	tab.SetCookie(url, c.Cookie(url))
 	done := make(chan response, 1)
-	go func() { done <- c.post(url + "/login?wait=1") }()
+	go func() { done <- c.Post(url + "/login?wait=1") }()
 	<-renewed
-	shownByTab := tab.get(url + "/").body
+	shownByTab := tab.Get(url + "/").Body
 	close(release)
-	shownByLogin := (<-done).body
+	shownByLogin := (<-done).Body
 	if shownByTab+shownByLogin != "again;" {
 		t.Fatalf("the other tab showed %q and the login page %q: want again; shown once", shownByTab, shownByLogin)
 	}
@@ -278,22 +278,22 @@ func TestRenewTokenRacingAUserChangeIndexesTheNewUser(t *testing.T) {
 		}
 	}))
 	c := newClient(t)
-	c.post(url + "/login?name=alice")
+	c.Post(url + "/login?name=alice")
 	tab := newClient(t)
-	tab.setCookie(url, c.cookie(url))
+	tab.SetCookie(url, c.Cookie(url))
 	done := make(chan response, 1)
-	go func() { done <- c.post(url + "/sudo") }()
+	go func() { done <- c.Post(url + "/sudo") }()
 	<-loaded
-	tab.post(url + "/switch?name=bob")
+	tab.Post(url + "/switch?name=bob")
 	close(release)
-	if r := <-done; r.status != 200 {
-		t.Fatalf("sudo: %d", r.status)
+	if r := <-done; r.Status != 200 {
+		t.Fatalf("sudo: %d", r.Status)
 	}
-	if got := c.get(url + "/").body; got != "bob" {
+	if got := c.Get(url + "/").Body; got != "bob" {
 		t.Fatalf("session reads %q, want bob", got)
 	}
 	n, err := m.RevokeUser(context.Background(), "bob")
-	if got := c.get(url + "/").body; got != "" {
+	if got := c.Get(url + "/").Body; got != "" {
 		t.Fatalf("RevokeUser(bob) = %d, %v; the session still reads %q", n, err, got)
 	}
 }
@@ -350,16 +350,16 @@ func TestRevokeUserDuringALoginLeavesItRevocable(t *testing.T) {
 	c := newClient(t)
 	added := st.added
 	done := make(chan response, 1)
-	go func() { done <- c.post(url + "/login") }()
+	go func() { done <- c.Post(url + "/login") }()
 	<-added
 	m.RevokeUser(context.Background(), "alice") // finds nothing stored yet
 	close(st.release)
 	<-done
-	if got := c.get(url + "/").body; got != "alice" {
+	if got := c.Get(url + "/").Body; got != "alice" {
 		t.Fatalf("login: %q", got)
 	}
 	n, err := m.RevokeUser(context.Background(), "alice")
-	if got := c.get(url + "/").body; got != "" {
+	if got := c.Get(url + "/").Body; got != "" {
 		t.Fatalf("later RevokeUser(alice) = %d, %v; the session still reads %q", n, err, got)
 	}
 }
@@ -405,26 +405,26 @@ func TestRevokedLoginWhileTheOldSessionChangedEndsBoth(t *testing.T) {
 	c := newClient(t)
 	created := st.created
 	st.created = nil // the cart's first save is not the one to pause
-	c.post(url + "/add?item=bread")
+	c.Post(url + "/add?item=bread")
 	st.created = created
 	tab := newClient(t)
-	tab.setCookie(url, c.cookie(url))
+	tab.SetCookie(url, c.Cookie(url))
 
 	done := make(chan response, 1)
-	go func() { done <- c.post(url + "/login") }()
+	go func() { done <- c.Post(url + "/login") }()
 	<-created // the new token is saved, the old one not yet retired
 	if n, err := m.RevokeUser(context.Background(), "alice"); err != nil || n != 1 {
 		t.Fatalf("RevokeUser = %d, %v", n, err)
 	}
-	tab.post(url + "/add?item=tea")
+	tab.Post(url + "/add?item=tea")
 	close(st.release)
-	if r := <-done; r.status != http.StatusOK {
-		t.Fatalf("the revoked login answered %d %s", r.status, r.body)
+	if r := <-done; r.Status != http.StatusOK {
+		t.Fatalf("the revoked login answered %d %s", r.Status, r.Body)
 	}
-	if got := c.get(url + "/").body; got != "" {
+	if got := c.Get(url + "/").Body; got != "" {
 		t.Fatalf("after the revocation the browser reads %q", got)
 	}
-	if got := tab.get(url + "/").body; got != "" {
+	if got := tab.Get(url + "/").Body; got != "" {
 		t.Fatalf("the old session survived: it reads %q", got)
 	}
 }
@@ -466,15 +466,15 @@ func TestFailedRenewalLeavesNoSecondSession(t *testing.T) {
 		}
 	}))
 	c := newClient(t)
-	c.post(url + "/login")
+	c.Post(url + "/login")
 	st.fail = true
-	if r := c.post(url + "/sudo"); r.status != http.StatusInternalServerError {
-		t.Fatalf("a renewal whose store failed answered %d", r.status)
+	if r := c.Post(url + "/sudo"); r.Status != http.StatusInternalServerError {
+		t.Fatalf("a renewal whose store failed answered %d", r.Status)
 	}
 	if infos, _ := m.Sessions(context.Background(), "alice"); len(infos) != 1 {
 		t.Fatalf("one browser, but Sessions lists %d sessions", len(infos))
 	}
-	if got := c.get(url + "/").body; got != "alice" {
+	if got := c.Get(url + "/").Body; got != "alice" {
 		t.Fatalf("after the failed renewal the browser reads %q, want alice (its old session)", got)
 	}
 }

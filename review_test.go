@@ -28,8 +28,8 @@ func TestGetAfterTheResponseStartedReadsTheStoredSession(t *testing.T) {
 	})
 	url := serve(t, m, mux)
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
-	if got := c.get(url + "/stream").body; got != "<html>ann" {
+	c.Post(url + "/login?id=1&name=ann")
+	if got := c.Get(url + "/stream").Body; got != "<html>ann" {
 		t.Fatalf("Get after the first byte reads %q, want <html>ann", got)
 	}
 }
@@ -57,9 +57,9 @@ func TestConcurrentGetsInOneRequestDoNotRace(t *testing.T) {
 	})
 	url := serve(t, m, mux)
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
+	c.Post(url + "/login?id=1&name=ann")
 	for range 20 {
-		c.get(url + "/parallel")
+		c.Get(url + "/parallel")
 	}
 }
 
@@ -84,13 +84,13 @@ func TestARefreshRacingALogoutDropsNothing(t *testing.T) {
 	})
 	url := serve(t, m, mux)
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
+	c.Post(url + "/login?id=1&name=ann")
 	tab := newClient(t)
-	tab.setCookie(url, c.cookie(url))
+	tab.SetCookie(url, c.Cookie(url))
 	done := make(chan struct{})
-	go func() { defer close(done); c.get(url + "/slow") }()
+	go func() { defer close(done); c.Get(url + "/slow") }()
 	<-loaded
-	tab.post(url + "/logout")
+	tab.Post(url + "/logout")
 	close(release)
 	<-done
 	if n := events.count(EventDropped); n != 0 {
@@ -166,10 +166,10 @@ func TestRenewalRetiresTheOldTokenInEveryCase(t *testing.T) {
 			want      string // what the renewed browser then reads
 			users     map[string]int
 		}{
-			{"OldChanged", func(tab *client, url string, _ *Manager[user]) { tab.post(url + "/add?item=tea") }, "alice [tea]", map[string]int{"alice": 1}},
-			{"OldEnded", func(tab *client, url string, _ *Manager[user]) { tab.post(url + "/logout") }, " []", map[string]int{}},
+			{"OldChanged", func(tab *client, url string, _ *Manager[user]) { tab.Post(url + "/add?item=tea") }, "alice [tea]", map[string]int{"alice": 1}},
+			{"OldEnded", func(tab *client, url string, _ *Manager[user]) { tab.Post(url + "/logout") }, " []", map[string]int{}},
 			{"OldRevoked", func(_ *client, _ string, m *Manager[user]) { m.RevokeUser(context.Background(), "alice") }, " []", map[string]int{}},
-			{"UserChanged", func(tab *client, url string, _ *Manager[user]) { tab.post(url + "/switch?name=bob") }, "bob []", map[string]int{"bob": 1}},
+			{"UserChanged", func(tab *client, url string, _ *Manager[user]) { tab.Post(url + "/switch?name=bob") }, "bob []", map[string]int{"bob": 1}},
 		} {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
 				st, idx := open()
@@ -202,21 +202,21 @@ func TestRenewalRetiresTheOldTokenInEveryCase(t *testing.T) {
 					}
 				}))
 				c := newClient(t)
-				c.post(url + "/login")
+				c.Post(url + "/login")
 				tab := newClient(t)
-				tab.setCookie(url, c.cookie(url))
+				tab.SetCookie(url, c.Cookie(url))
 				done := make(chan response, 1)
-				go func() { done <- c.post(url + "/sudo") }()
+				go func() { done <- c.Post(url + "/sudo") }()
 				<-loaded
 				tc.meanwhile(tab, url, m)
 				close(release)
-				if r := <-done; r.status != http.StatusOK {
-					t.Fatalf("sudo answered %d %s", r.status, r.body)
+				if r := <-done; r.Status != http.StatusOK {
+					t.Fatalf("sudo answered %d %s", r.Status, r.Body)
 				}
-				if got := c.get(url + "/").body; got != tc.want {
+				if got := c.Get(url + "/").Body; got != tc.want {
 					t.Fatalf("the renewing browser reads %q, want %q; events:\n%s", got, tc.want, events.String())
 				}
-				if got := tab.get(url + "/").body; got != " []" {
+				if got := tab.Get(url + "/").Body; got != " []" {
 					t.Fatalf("the old token still reads %q", got)
 				}
 				dump := indexDump(idx, m)
@@ -247,8 +247,8 @@ func TestLogoutWithoutAReadLeavesNoIndexEntry(t *testing.T) {
 	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
-	c.post(url + "/logout") // userApp's logout: Destroy, nothing read
+	c.Post(url + "/login?id=1&name=ann")
+	c.Post(url + "/logout") // userApp's logout: Destroy, nothing read
 	if dump := indexDump(memIndexOf(ms), m); len(dump) != 0 {
 		t.Fatalf("after the logout the index still holds %v", dump)
 	}
@@ -270,12 +270,12 @@ func TestRevokeOthersAfterTheResponseStartedStillRevokes(t *testing.T) {
 	})
 	url := serve(t, m, mux)
 	c, other := newClient(t), newClient(t)
-	c.post(url + "/login?id=1&name=ann")
-	other.post(url + "/login?id=1&name=ann")
-	if got := c.post(url + "/others").body; got != "1 <nil>" {
+	c.Post(url + "/login?id=1&name=ann")
+	other.Post(url + "/login?id=1&name=ann")
+	if got := c.Post(url + "/others").Body; got != "1 <nil>" {
 		t.Fatalf("RevokeOthers after WriteHeader says %q, want 1 <nil>", got)
 	}
-	if got := other.get(url + "/get").body; got != "id=0 name= cart=[] prefs=map[]" {
+	if got := other.Get(url + "/get").Body; got != "id=0 name= cart=[] prefs=map[]" {
 		t.Fatalf("the other device still reads %q", got)
 	}
 }
@@ -298,10 +298,10 @@ func TestDestroyAfterUpdateForgetsTheCachedValue(t *testing.T) {
 	})
 	url := serve(t, m, mux)
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
-	c.post(url + "/add?item=tea")
-	c.get(url + "/get")
-	b, _, _ := ms.Find(c.cookie(url))
+	c.Post(url + "/login?id=1&name=ann")
+	c.Post(url + "/add?item=tea")
+	c.Get(url + "/get")
+	b, _, _ := ms.Find(c.Cookie(url))
 	env, err := decodeEnvelope(b)
 	if err != nil {
 		t.Fatal(err)
@@ -309,8 +309,8 @@ func TestDestroyAfterUpdateForgetsTheCachedValue(t *testing.T) {
 	if e := m.cache.slot(env.data).Load(); e == nil || !bytes.Equal(e.data, env.data) {
 		t.Fatal("a read left nothing in the cache")
 	}
-	c.post(url + "/leave")
-	if _, found, _ := ms.Find(c.cookie(url)); found {
+	c.Post(url + "/leave")
+	if _, found, _ := ms.Find(c.Cookie(url)); found {
 		t.Fatal("not destroyed")
 	}
 	if e := m.cache.slot(env.data).Load(); e != nil && bytes.Equal(e.data, env.data) {
@@ -373,15 +373,15 @@ func TestRevokedEmulatedRenewalLeavesNoIndexEntry(t *testing.T) {
 		}
 	}))
 	c := newClient(t)
-	c.post(url + "/bob")
+	c.Post(url + "/bob")
 	tab := newClient(t)
-	tab.setCookie(url, c.cookie(url))
+	tab.SetCookie(url, c.Cookie(url))
 	st.mu.Lock()
 	created := make(chan struct{})
 	st.created = created
 	st.mu.Unlock()
 	done := make(chan response, 1)
-	go func() { done <- c.post(url + "/login") }()
+	go func() { done <- c.Post(url + "/login") }()
 	select {
 	case <-created:
 	case <-time.After(10 * time.Second):
@@ -390,12 +390,12 @@ func TestRevokedEmulatedRenewalLeavesNoIndexEntry(t *testing.T) {
 	if n, err := m.RevokeUser(context.Background(), "alice"); n != 1 || err != nil {
 		t.Fatalf("RevokeUser(alice) = %d, %v", n, err)
 	}
-	tab.post(url + "/add")
+	tab.Post(url + "/add")
 	close(st.release)
-	if r := <-done; r.status != http.StatusOK {
-		t.Fatalf("login: %d %s", r.status, r.body)
+	if r := <-done; r.Status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.Status, r.Body)
 	}
-	if got := c.get(url+"/").body + tab.get(url+"/").body; got != "" {
+	if got := c.Get(url+"/").Body + tab.Get(url+"/").Body; got != "" {
 		t.Fatalf("after the revoked login the browser reads %q", got)
 	}
 	if dump := indexDump(idx, m); len(dump) != 0 {

@@ -78,14 +78,14 @@ func TestUpdateIsSavedAndSeenOnLaterRequests(t *testing.T) {
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
 
-	c.post(url + "/login?id=7&name=ann")
-	c.post(url + "/add?item=tea")
-	got := c.post(url + "/add?item=jam")
+	c.Post(url + "/login?id=7&name=ann")
+	c.Post(url + "/add?item=tea")
+	got := c.Post(url + "/add?item=jam")
 	want := "id=7 name=ann cart=[tea jam] prefs=map[last:jam]"
-	if got.body != want {
-		t.Fatalf("after two adds: %q, want %q", got.body, want)
+	if got.Body != want {
+		t.Fatalf("after two adds: %q, want %q", got.Body, want)
 	}
-	if got := c.get(url + "/get").body; got != want {
+	if got := c.Get(url + "/get").Body; got != want {
 		t.Fatalf("next request reads %q, want %q", got, want)
 	}
 }
@@ -95,14 +95,14 @@ func TestGetReturnsTheCallersCopy(t *testing.T) {
 	m := New[user](sm)
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=bo")
-	c.post(url + "/add?item=tea")
+	c.Post(url + "/login?id=1&name=bo")
+	c.Post(url + "/add?item=tea")
 
 	want := "id=1 name=bo cart=[tea] prefs=map[last:tea]"
-	if got := c.get(url + "/mutate").body; got != want {
+	if got := c.Get(url + "/mutate").Body; got != want {
 		t.Fatalf("Get after changing a Get result in the same request: %q, want %q", got, want)
 	}
-	if got := c.get(url + "/get").body; got != want {
+	if got := c.Get(url + "/get").Body; got != want {
 		t.Fatalf("next request: %q, want %q", got, want)
 	}
 }
@@ -116,7 +116,7 @@ func TestGetAndUpdateInOneRequestSeeEachOther(t *testing.T) {
 		m.Update(ctx, func(u *user) { u.Cart = append(u.Cart, "b") })
 		fmt.Fprint(w, first.Cart, m.Get(ctx).Cart)
 	}))
-	if got := newClient(t).get(url).body; got != "[a] [a b]" {
+	if got := newClient(t).Get(url).Body; got != "[a] [a b]" {
 		t.Fatalf("got %q, want [a] [a b]", got)
 	}
 }
@@ -127,15 +127,15 @@ func TestStoreTraffic(t *testing.T) {
 	url := serve(t, m, userApp(m))
 
 	anon := newClient(t)
-	if r := anon.get(url + "/get"); r.header.Get("Set-Cookie") != "" {
-		t.Errorf("a visitor who only reads got a cookie: %q", r.header.Get("Set-Cookie"))
+	if r := anon.Get(url + "/get"); r.Header.Get("Set-Cookie") != "" {
+		t.Errorf("a visitor who only reads got a cookie: %q", r.Header.Get("Set-Cookie"))
 	}
 	if finds, commits, _ := st.counts(); finds != 0 || commits != 0 {
 		t.Errorf("a visitor without a cookie who only reads: %d finds, %d commits; want 0, 0", finds, commits)
 	}
 
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
+	c.Post(url + "/add?item=tea")
 	st.counts()
 	tests := []struct {
 		path           string
@@ -146,20 +146,20 @@ func TestStoreTraffic(t *testing.T) {
 		{"/mutate", 1, 0},
 	}
 	for _, tt := range tests {
-		r := c.get(url + tt.path)
+		r := c.Get(url + tt.path)
 		finds, commits, _ := st.counts()
 		if finds != tt.finds || commits != tt.commits {
 			t.Errorf("GET %s: %d finds, %d commits; want %d, %d", tt.path, finds, commits, tt.finds, tt.commits)
 		}
-		if sc := r.header.Get("Set-Cookie"); sc != "" {
+		if sc := r.Header.Get("Set-Cookie"); sc != "" {
 			t.Errorf("GET %s rewrote the cookie: %q", tt.path, sc)
 		}
 	}
-	r := c.post(url + "/add?item=jam")
+	r := c.Post(url + "/add?item=jam")
 	if finds, commits, _ := st.counts(); finds != 1 || commits != 1 {
 		t.Errorf("a write: %d finds, %d commits; want 1, 1", finds, commits)
 	}
-	if sc := r.header.Get("Set-Cookie"); sc != "" {
+	if sc := r.Header.Get("Set-Cookie"); sc != "" {
 		t.Errorf("a write re-sent the cookie the client holds: %q", sc)
 	}
 }
@@ -175,11 +175,11 @@ func TestUpdateThatChangesNothingWritesNothing(t *testing.T) {
 		})
 	}))
 	c := newClient(t)
-	c.get(url)
+	c.Get(url)
 	st.counts()
-	r := c.get(url)
-	if _, commits, _ := st.counts(); commits != 0 || r.header.Get("Set-Cookie") != "" {
-		t.Fatalf("an Update that changed nothing: %d store writes, Set-Cookie %q; want none", commits, r.header.Get("Set-Cookie"))
+	r := c.Get(url)
+	if _, commits, _ := st.counts(); commits != 0 || r.Header.Get("Set-Cookie") != "" {
+		t.Fatalf("an Update that changed nothing: %d store writes, Set-Cookie %q; want none", commits, r.Header.Get("Set-Cookie"))
 	}
 }
 
@@ -189,12 +189,12 @@ func TestUpdateAfterResponseStartedReturnsErrCommitted(t *testing.T) {
 	m := New[user](sm, WithLogger(logs.logger()))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
+	c.Post(url + "/login?id=1&name=ann")
 
-	if got := c.post(url + "/late").body; got != "written; true" {
+	if got := c.Post(url + "/late").Body; got != "written; true" {
 		t.Fatalf("late Update: %q, want it to report ErrCommitted", got)
 	}
-	if got := c.get(url + "/get").body; !strings.Contains(got, "name=ann") {
+	if got := c.Get(url + "/get").Body; !strings.Contains(got, "name=ann") {
 		t.Fatalf("the late change was saved after all: %q", got)
 	}
 	if !strings.Contains(logs.String(), "late change") || !strings.Contains(logs.String(), "level=WARN") {
@@ -207,20 +207,20 @@ func TestRenewTokenKeepsDataAndKillsOldToken(t *testing.T) {
 	m := New[user](sm)
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
-	old := c.cookie(url)
+	c.Post(url + "/add?item=tea")
+	old := c.Cookie(url)
 
-	c.post(url + "/login?id=3&name=cy")
-	if c.cookie(url) == old {
+	c.Post(url + "/login?id=3&name=cy")
+	if c.Cookie(url) == old {
 		t.Fatal("login kept the old token")
 	}
-	if got := c.get(url + "/get").body; got != "id=3 name=cy cart=[tea] prefs=map[last:tea]" {
+	if got := c.Get(url + "/get").Body; got != "id=3 name=cy cart=[tea] prefs=map[last:tea]" {
 		t.Fatalf("after renewal: %q", got)
 	}
 
 	attacker := newClient(t)
-	attacker.setCookie(url, old)
-	if got := attacker.get(url + "/get").body; got != "id=0 name= cart=[] prefs=map[]" {
+	attacker.SetCookie(url, old)
+	if got := attacker.Get(url + "/get").Body; got != "id=0 name= cart=[] prefs=map[]" {
 		t.Fatalf("the old token still reads %q", got)
 	}
 }
@@ -234,11 +234,11 @@ func TestDestroyDeletesDataAndExpiresCookieWithItsAttributes(t *testing.T) {
 	m := New[user](sm)
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/login?id=1&name=ann")
-	token := c.cookie(url)
+	c.Post(url + "/login?id=1&name=ann")
+	token := c.Cookie(url)
 
-	r := c.post(url + "/logout")
-	sc := r.header.Get("Set-Cookie")
+	r := c.Post(url + "/logout")
+	sc := r.Header.Get("Set-Cookie")
 	for _, want := range []string{"session=;", "Path=/", "Max-Age=0", "HttpOnly", "SameSite=Strict"} {
 		if !strings.Contains(sc, want) {
 			t.Errorf("logout cookie %q lacks %q", sc, want)
@@ -247,10 +247,10 @@ func TestDestroyDeletesDataAndExpiresCookieWithItsAttributes(t *testing.T) {
 	if _, found, _ := st.Store.Find(token); found {
 		t.Error("the session is still in the store after Destroy")
 	}
-	if c.cookie(url) != "" {
+	if c.Cookie(url) != "" {
 		t.Error("the client still holds a session cookie after logout")
 	}
-	if got := c.get(url + "/get").body; got != "id=0 name= cart=[] prefs=map[]" {
+	if got := c.Get(url + "/get").Body; got != "id=0 name= cart=[] prefs=map[]" {
 		t.Fatalf("after logout: %q", got)
 	}
 }
@@ -267,13 +267,13 @@ func TestDestroyThenChangeStartsANewSession(t *testing.T) {
 		fmt.Fprint(w, m.Get(r.Context()).Name, m.Flashes(r.Context()))
 	}))
 	c := newClient(t)
-	c.get(url)
-	old := c.cookie(url)
-	c.post(url)
-	if c.cookie(url) == "" || c.cookie(url) == old {
-		t.Fatalf("after Destroy and Flash the client holds %q, want a new token", c.cookie(url))
+	c.Get(url)
+	old := c.Cookie(url)
+	c.Post(url)
+	if c.Cookie(url) == "" || c.Cookie(url) == old {
+		t.Fatalf("after Destroy and Flash the client holds %q, want a new token", c.Cookie(url))
 	}
-	if got := c.get(url).body; got != "ann[{info logged out}]" {
+	if got := c.Get(url).Body; got != "ann[{info logged out}]" {
 		t.Fatalf("got %q", got)
 	}
 }
@@ -288,7 +288,7 @@ func TestStoreErrorsAnswerWithErrorFunc(t *testing.T) {
 	m := New[user](sm)
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
+	c.Post(url + "/add?item=tea")
 
 	st.fail = errors.New("disk on fire")
 	for _, path := range []string{"/get", "/add?item=jam"} {
@@ -296,16 +296,16 @@ func TestStoreErrorsAnswerWithErrorFunc(t *testing.T) {
 		if strings.HasPrefix(path, "/add") {
 			method = http.MethodPost
 		}
-		r := c.do(method, url+path)
-		if r.status != http.StatusServiceUnavailable || r.body != "sessions are down\n" {
-			t.Errorf("%s %s with a failing store: %d %q, want the ErrorFunc's answer alone", method, path, r.status, r.body)
+		r := c.Do(method, url+path)
+		if r.Status != http.StatusServiceUnavailable || r.Body != "sessions are down\n" {
+			t.Errorf("%s %s with a failing store: %d %q, want the ErrorFunc's answer alone", method, path, r.Status, r.Body)
 		}
 		if gotErr == nil || !strings.Contains(gotErr.Error(), "disk on fire") {
 			t.Errorf("ErrorFunc got %v", gotErr)
 		}
 	}
 	st.fail = nil
-	if got := c.get(url + "/get").body; !strings.Contains(got, "cart=[tea]") {
+	if got := c.Get(url + "/get").Body; !strings.Contains(got, "cart=[tea]") {
 		t.Fatalf("after the store recovered: %q", got)
 	}
 }
@@ -324,16 +324,16 @@ func TestRememberMe(t *testing.T) {
 		}
 	}))
 	c := newClient(t)
-	if sc := c.get(url).header.Get("Set-Cookie"); strings.Contains(sc, "Max-Age") {
+	if sc := c.Get(url).Header.Get("Set-Cookie"); strings.Contains(sc, "Max-Age") {
 		t.Errorf("a browser-session cookie has an expiry: %q", sc)
 	}
-	if sc := c.get(url + "?remember").header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age=86400") {
+	if sc := c.Get(url + "?remember").Header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age=86400") {
 		t.Errorf("RememberMe(true) cookie %q, want Max-Age=86400", sc)
 	}
-	if sc := c.get(url).header.Get("Set-Cookie"); sc != "" {
+	if sc := c.Get(url).Header.Get("Set-Cookie"); sc != "" {
 		t.Errorf("a save that changes nothing about the cookie sent it again: %q", sc)
 	}
-	if sc := c.get(url + "?renew").header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age") {
+	if sc := c.Get(url + "?renew").Header.Get("Set-Cookie"); !strings.Contains(sc, "Max-Age") {
 		t.Errorf("RememberMe was forgotten by the next cookie: %q", sc)
 	}
 }
@@ -357,14 +357,14 @@ func TestLifetimeAndIdleTimeoutExpireSessions(t *testing.T) {
 			m := New[user](sm)
 			url := serve(t, m, userApp(m))
 			c := newClient(t)
-			c.post(url + "/add?item=tea")
+			c.Post(url + "/add?item=tea")
 			for end := time.Now().Add(tt.wait); time.Now().Before(end); {
 				time.Sleep(tt.wait / 4)
 				if tt.keepAlive {
-					c.get(url + "/get")
+					c.Get(url + "/get")
 				}
 			}
-			got := c.get(url + "/get").body
+			got := c.Get(url + "/get").Body
 			if alive := strings.Contains(got, "tea"); alive != tt.survives {
 				t.Fatalf("after %v: %q; want survives=%v", tt.wait, got, tt.survives)
 			}
@@ -378,26 +378,26 @@ func TestIdleRefreshIsThrottled(t *testing.T) {
 	m := New[user](sm, WithIdleRefresh(200*time.Millisecond))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
+	c.Post(url + "/add?item=tea")
 	st.counts()
 
 	for range 20 {
-		c.get(url + "/get")
+		c.Get(url + "/get")
 	}
 	if _, commits, _ := st.counts(); commits != 0 {
 		t.Fatalf("20 reads right after a write made %d store writes, want 0", commits)
 	}
 	time.Sleep(250 * time.Millisecond)
-	c.get(url + "/nothing")
+	c.Get(url + "/nothing")
 	if _, commits, _ := st.counts(); commits != 0 {
 		t.Fatalf("a request that never used the session made %d store writes; only use keeps a session alive", commits)
 	}
-	r := c.get(url + "/get")
+	r := c.Get(url + "/get")
 	if _, commits, _ := st.counts(); commits != 1 {
 		t.Fatalf("a request after the refresh interval made %d store writes, want 1", commits)
 	}
-	if !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=3600") {
-		t.Fatalf("the refresh did not push back the cookie's expiry: %q", r.header.Get("Set-Cookie"))
+	if !strings.Contains(r.Header.Get("Set-Cookie"), "Max-Age=3600") {
+		t.Fatalf("the refresh did not push back the cookie's expiry: %q", r.Header.Get("Set-Cookie"))
 	}
 }
 
@@ -407,11 +407,11 @@ func TestHashTokenInStoreKeepsTokensOutOfTheStore(t *testing.T) {
 	m := New[user](sm)
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/add?item=tea")
-	if got := c.get(url + "/get").body; !strings.Contains(got, "tea") {
+	c.Post(url + "/add?item=tea")
+	if got := c.Get(url + "/get").Body; !strings.Contains(got, "tea") {
 		t.Fatalf("with hashed tokens: %q", got)
 	}
-	token := c.cookie(url)
+	token := c.Cookie(url)
 	for _, k := range st.keys {
 		if k == token {
 			t.Fatal("the raw token was used as a store key")
@@ -498,13 +498,13 @@ func afterDeploy[T any](t *testing.T) (bodies []string, warnings int) {
 		fmt.Fprintf(w, "%+v", next.Get(r.Context()))
 	}))
 	c := newClient(t)
-	c.get(oldURL)
+	c.Get(oldURL)
 	for range 3 {
-		r := c.get(newURL)
-		if r.status != http.StatusOK {
-			t.Fatalf("reading old data: status %d", r.status)
+		r := c.Get(newURL)
+		if r.Status != http.StatusOK {
+			t.Fatalf("reading old data: status %d", r.Status)
 		}
-		bodies = append(bodies, r.body)
+		bodies = append(bodies, r.Body)
 	}
 	return bodies, events.count(EventMismatch)
 }
@@ -561,16 +561,16 @@ func TestBytesThatAreNotOursGiveAFreshSession(t *testing.T) {
 			token := newToken()
 			st.Store.Commit(token, tt.bytes, time.Now().Add(time.Hour))
 			c := newClient(t)
-			c.setCookie(url, token)
+			c.SetCookie(url, token)
 
-			if r := c.get(url + "/get"); r.status != http.StatusOK || r.body != "id=0 name= cart=[] prefs=map[]" {
-				t.Fatalf("got %d %q, want a fresh session", r.status, r.body)
+			if r := c.Get(url + "/get"); r.Status != http.StatusOK || r.Body != "id=0 name= cart=[] prefs=map[]" {
+				t.Fatalf("got %d %q, want a fresh session", r.Status, r.Body)
 			}
 			if events.count(EventMismatch) != 1 {
 				t.Errorf("events:\n%s\nwant one mismatch", events.String())
 			}
-			c.post(url + "/add?item=tea")
-			if c.cookie(url) == token {
+			c.Post(url + "/add?item=tea")
+			if c.Cookie(url) == token {
 				t.Fatal("the session kept the token of bytes that were not ours")
 			}
 		})
@@ -583,8 +583,8 @@ func TestScsOwnMethodsKeepTheEnvelope(t *testing.T) {
 	m := New[user](sm, WithUserID(func(u user) string { return u.Name }))
 	url := serve(t, m, userApp(m))
 	c := newClient(t)
-	c.post(url + "/login?id=7&name=ann")
-	token := c.cookie(url)
+	c.Post(url + "/login?id=7&name=ann")
+	token := c.Cookie(url)
 
 	ctx, err := sm.Load(t.Context(), token) // scs's own path, through the codec New installed
 	if err != nil {
@@ -594,7 +594,7 @@ func TestScsOwnMethodsKeepTheEnvelope(t *testing.T) {
 	if _, _, err := sm.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.get(url + "/get").body; got != "id=7 name=ann cart=[] prefs=map[]" {
+	if got := c.Get(url + "/get").Body; got != "id=7 name=ann cart=[] prefs=map[]" {
 		t.Fatalf("after scs's Load and Commit the session reads %q", got)
 	}
 	b, _, _ := sm.Store.Find(token)

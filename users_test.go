@@ -71,9 +71,9 @@ func TestRevocationNamesSessionsAsOtherEventsDo(t *testing.T) {
 			})
 			url := serve(t, m, mux)
 			for range 2 {
-				newClient(t).post(url + "/login")
+				newClient(t).Post(url + "/login")
 			}
-			newClient(t).post(url + "/revoke-user")
+			newClient(t).Post(url + "/revoke-user")
 
 			names := map[EventKind][]string{}
 			for _, e := range events.events {

@@ -201,11 +201,11 @@ func NewDevice(t *testing.T, agent string) *Client {
 
 // sessions is what c's GET url/sessions lists.
 func sessions(c *Client, url string) []scsession.SessionInfo {
-	c.t.Helper()
+	c.T().Helper()
 	r := c.Get(url + "/sessions")
 	var infos []scsession.SessionInfo
 	if err := json.Unmarshal([]byte(r.Body), &infos); err != nil {
-		c.t.Fatalf("GET /sessions: %d %q: %v", r.Status, r.Body, err)
+		c.T().Fatalf("GET /sessions: %d %q: %v", r.Status, r.Body, err)
 	}
 	return infos
 }

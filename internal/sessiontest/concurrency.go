@@ -20,7 +20,7 @@ func parallel(c *Client, apps []*raceApp, n int, method string, path func(i int)
 		wg.Go(func() {
 			r := c.Do(method, apps[i%len(apps)].url+path(i))
 			if r.Status != http.StatusOK {
-				c.t.Errorf("%s %s: %d %s", method, path(i), r.Status, r.Body)
+				c.T().Errorf("%s %s: %d %s", method, path(i), r.Status, r.Body)
 			}
 			bodies[i] = r.Body
 		})
