@@ -55,8 +55,8 @@ func TestNewWarnsOnceAboutALastWriteWinsStore(t *testing.T) {
 			m := New[user](sm, WithLogger(logs.logger()))
 			c := newClient(t)
 			url := serve(t, m, userApp(m))
-			c.post(url + "/login?id=1&name=ann")
-			c.get(url + "/get")
+			c.Post(url + "/login?id=1&name=ann")
+			c.Get(url + "/get")
 			got := strings.Count(logs.String(), "last-write-wins")
 			if got != tc.warns {
 				t.Fatalf("%d warnings about last-write-wins, want %d; log:\n%s", got, tc.warns, logs.String())
