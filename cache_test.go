@@ -202,3 +202,68 @@ func TestExpiredSessionsLeaveTheCache(t *testing.T) {
 		}
 	}
 }
+
+type scratchSession struct {
+	Theme   string
+	Scratch string `json:"-"` // never stored
+}
+
+func TestDecodeCacheHandsOutOnlyWhatDecodingGives(t *testing.T) {
+	m := New[scratchSession](nil, WithLogger(discard))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /set", func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(s *scratchSession) { s.Theme, s.Scratch = r.FormValue("theme"), r.FormValue("scratch") })
+	})
+	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
+		s := m.Get(r.Context())
+		fmt.Fprintf(w, "%q %q", s.Theme, s.Scratch)
+	})
+	url := serve(t, m, mux)
+	bob, alice := newClient(t), newClient(t)
+	bob.Post(url + "/set?theme=dark")
+	alice.Post(url + "/set?theme=dark&scratch=alice-secret") // the same stored bytes as bob's
+	if got := bob.Get(url + "/get").Body; got != `"dark" ""` {
+		t.Fatalf("bob's session reads %s: another session's unsaved field", got)
+	}
+	carol := newClient(t)
+	carol.Post(url + "/set?theme=%FF") // invalid UTF-8, which JSON replaces
+	if got, want := carol.Get(url+"/get").Body, fmt.Sprintf("%q %q", "\ufffd", ""); got != want {
+		t.Fatalf("carol's session reads %s, want what decoding gives: %s", got, want)
+	}
+}
+
+// Destroy forgets the cached value of what was stored, not of the request's
+// changes: a logout that changed the session first (Update, or a repair of
+// old-shaped data at load) leaves nothing of the ended session cached.
+func TestDestroyAfterUpdateForgetsTheCachedValue(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	sm := scs.New()
+	sm.Store = ms
+	m := New[user](sm, WithLogger(discard))
+	mux := http.NewServeMux()
+	mux.Handle("/", userApp(m))
+	mux.HandleFunc("POST /leave", func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.Cart = nil }) // empty the cart, then log out
+		m.Destroy(r.Context())
+	})
+	url := serve(t, m, mux)
+	c := newClient(t)
+	c.Post(url + "/login?id=1&name=ann")
+	c.Post(url + "/add?item=tea")
+	c.Get(url + "/get")
+	b, _, _ := ms.Find(c.Cookie(url))
+	env, err := decodeEnvelope(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := m.cache.slot(env.data).Load(); e == nil || !bytes.Equal(e.data, env.data) {
+		t.Fatal("a read left nothing in the cache")
+	}
+	c.Post(url + "/leave")
+	if _, found, _ := ms.Find(c.Cookie(url)); found {
+		t.Fatal("not destroyed")
+	}
+	if e := m.cache.slot(env.data).Load(); e != nil && bytes.Equal(e.data, env.data) {
+		t.Fatal("after Destroy the cache still holds the ended session's value")
+	}
+}

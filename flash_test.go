@@ -54,3 +54,49 @@ func TestFlashesAfterResponseStartedAreKeptForTheNextPage(t *testing.T) {
 		t.Fatalf("the next page shows %q, want the message once", got)
 	}
 }
+
+// After RenewToken, Flashes used to show the old token's stored messages
+// without removing them from the store, so another request on the old token,
+// at the same moment, showed them as well.
+func TestFlashesAfterRenewTokenAreShownOnce(t *testing.T) {
+	m := New[user](nil, WithLogger(discard))
+	renewed, release := make(chan struct{}), make(chan struct{})
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/flash":
+			m.Flash(r.Context(), "info", r.FormValue("msg"))
+			return
+		case "/login": // renews, then shows the page's messages
+			m.RenewToken(r.Context())
+			if r.FormValue("wait") != "" {
+				close(renewed)
+				<-release
+			}
+		}
+		for _, f := range m.Flashes(r.Context()) {
+			fmt.Fprint(w, f.Message, ";")
+		}
+	}))
+
+	c := newClient(t)
+	c.Post(url + "/flash?msg=hello")
+	if got := c.Post(url + "/login").Body; got != "hello;" {
+		t.Fatalf("the login page shows %q, want hello;", got)
+	}
+	if got := c.Get(url + "/").Body; got != "" {
+		t.Fatalf("the next page shows %q again", got)
+	}
+
+	c.Post(url + "/flash?msg=again")
+	tab := newClient(t)
+	tab.SetCookie(url, c.Cookie(url))
+	done := make(chan response, 1)
+	go func() { done <- c.Post(url + "/login?wait=1") }()
+	<-renewed
+	shownByTab := tab.Get(url + "/").Body
+	close(release)
+	shownByLogin := (<-done).Body
+	if shownByTab+shownByLogin != "again;" {
+		t.Fatalf("the other tab showed %q and the login page %q: want again; shown once", shownByTab, shownByLogin)
+	}
+}

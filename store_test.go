@@ -2,7 +2,9 @@ package scsession
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -65,5 +67,31 @@ func TestNewWarnsOnceAboutALastWriteWinsStore(t *testing.T) {
 				t.Fatalf("the warning should be a Warn naming a store that keeps the guarantees; log:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+func TestMemstoreDeletesAreNotUndoneByAConcurrentSave(t *testing.T) {
+	sm := scs.New()
+	st := memstore.NewWithCleanupInterval(0)
+	sm.Store = st
+	m := New[user](sm, WithLogger(discard))
+	v1, v2 := []byte("v1"), []byte("v2")
+	expiry := time.Now().Add(time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	undone, tries := 0, 0
+	for ; tries < 20000 && time.Now().Before(deadline); tries++ {
+		key := fmt.Sprint("k", tries)
+		st.Commit(key, v1, expiry)
+		var wg sync.WaitGroup
+		wg.Go(func() { swapMem(st, key, v1, v2, expiry) })
+		wg.Go(func() { m.store.delete(t.Context(), key) })
+		wg.Wait()
+		if _, found, _ := st.Find(key); found {
+			undone++
+		}
+		st.Delete(key)
+	}
+	if undone > 0 {
+		t.Fatalf("%d of %d deletes were undone by a concurrent save", undone, tries)
 	}
 }

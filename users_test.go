@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 // The listing and revocation of a user's sessions run on every store with a
@@ -85,5 +86,72 @@ func TestRevocationNamesSessionsAsOtherEventsDo(t *testing.T) {
 				t.Fatalf("created %v, destroyed %v: want the same two names", names[EventCreated], names[EventDestroyed])
 			}
 		})
+	}
+}
+
+func TestSessionsSavedBeforeWithUserIDCanBeRevoked(t *testing.T) {
+	store := memstore.NewWithCleanupInterval(0)
+	manager := func(opts ...Option) *Manager[user] {
+		sm := scs.New()
+		sm.Store = store
+		return New[user](sm, append([]Option{WithLogger(discard)}, opts...)...)
+	}
+	before := manager() // the deploy before WithUserID
+	old := serve(t, before, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		before.Update(r.Context(), func(u *user) { u.Name = "alice" })
+	}))
+	after := manager(WithUserID(func(u user) string { return u.Name }))
+	whoami := serve(t, after, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, after.Get(r.Context()).Name)
+	}))
+	c := newClient(t)
+	c.Post(old)
+	if got := c.Get(whoami).Body; got != "alice" {
+		t.Fatalf("after the deploy the session reads %q", got)
+	}
+	if n, err := after.RevokeUser(t.Context(), "alice"); err != nil || n != 1 {
+		t.Fatalf("RevokeUser(alice) = %d, %v; want the session saved before WithUserID", n, err)
+	}
+	if got := c.Get(whoami).Body; got != "" {
+		t.Fatalf("still logged in as %q", got)
+	}
+}
+
+// A logout removes the session's index entry at once, also from a handler
+// that calls Destroy without reading the session first.
+func TestLogoutWithoutAReadLeavesNoIndexEntry(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	sm := scs.New()
+	sm.Store = ms
+	m := New[user](sm, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.Post(url + "/login?id=1&name=ann")
+	c.Post(url + "/logout") // userApp's logout: Destroy, nothing read
+	if dump := indexDump(memIndexOf(ms), m); len(dump) != 0 {
+		t.Fatalf("after the logout the index still holds %v", dump)
+	}
+}
+
+// "Log out everywhere else" called once the response has started (a page
+// that flushes its top first) still revokes the other devices.
+func TestRevokeOthersAfterTheResponseStartedStillRevokes(t *testing.T) {
+	m := New[user](nil, WithLogger(discard), WithUserID(func(u user) string { return u.Name }))
+	mux := http.NewServeMux()
+	mux.Handle("/", userApp(m))
+	mux.HandleFunc("POST /others", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		n, err := m.RevokeOthers(r.Context())
+		fmt.Fprint(w, n, err)
+	})
+	url := serve(t, m, mux)
+	c, other := newClient(t), newClient(t)
+	c.Post(url + "/login?id=1&name=ann")
+	other.Post(url + "/login?id=1&name=ann")
+	if got := c.Post(url + "/others").Body; got != "1 <nil>" {
+		t.Fatalf("RevokeOthers after WriteHeader says %q, want 1 <nil>", got)
+	}
+	if got := other.Get(url + "/get").Body; got != "id=0 name= cart=[] prefs=map[]" {
+		t.Fatalf("the other device still reads %q", got)
 	}
 }

@@ -1,0 +1,58 @@
+package scsession
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestErrorFuncAnswersWithoutTheHandlersHeaders(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(discard))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.UserID = 1 })
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+	}))
+	st.fail = errors.New("store down")
+	r := newClient(t).Get(url)
+	if r.Status != http.StatusInternalServerError || r.Header.Get("Location") != "" || strings.Contains(r.Header.Get("Cache-Control"), "public") {
+		t.Fatalf("the ErrorFunc's answer: %d, Location %q, Cache-Control %q", r.Status, r.Header.Get("Location"), r.Header.Get("Cache-Control"))
+	}
+}
+
+func TestHijackSavesTheSessionFirst(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(discard))
+	var late error
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.UserID = 7 })
+		conn, buf, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer conn.Close()
+		late = m.Update(r.Context(), func(u *user) { u.UserID = 8 })
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		buf.Flush()
+	}))
+	newClient(t).Get(url)
+	if _, commits, _ := st.counts(); commits != 1 || !errors.Is(late, ErrCommitted) {
+		t.Fatalf("hijack: %d saves, a change after it returned %v; want 1 save before, ErrCommitted after", commits, late)
+	}
+}
+
+func TestEarlyHintsDoNotStartTheResponse(t *testing.T) {
+	m := New[user](nil, WithLogger(discard))
+	var err error
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		err = m.Update(r.Context(), func(u *user) { u.UserID = 1 })
+	}))
+	if r := newClient(t).Get(url); err != nil || r.Header.Get("Set-Cookie") == "" {
+		t.Fatalf("Update after 103 Early Hints: %v, Set-Cookie %q", err, r.Header.Get("Set-Cookie"))
+	}
+}
