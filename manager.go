@@ -154,6 +154,9 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 			}
 		}
 		s := &session[T]{Context: r.Context(), m: m}
+		if h := w.Header(); len(h) > 0 {
+			s.above = h.Clone()
+		}
 		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
 			var stale bool
 			s.token, stale = m.verify(r.Context(), value)

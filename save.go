@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"time"
 )
@@ -75,7 +76,11 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
 	}
 	if err != nil {
-		clear(w.Header()) // the handler's Location, Cache-Control... belong to its answer, not to this one
+		// The handler's Location, Cache-Control... belong to its answer, not
+		// to this one; what middleware above set (CORS, a request ID) stays.
+		h := w.Header()
+		clear(h)
+		maps.Copy(h, s.above)
 		m.errorFunc(w, r, err)
 		return false
 	}

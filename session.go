@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 )
@@ -19,8 +20,9 @@ type session[T any] struct {
 	context.Context // the request's, which s extends with itself as m's value
 	m               *Manager[T]
 	mu              sync.Mutex
-	held            string  // the token the client's cookie carries, verified
-	events          []Event // emitted once the lock is released
+	held            string      // the token the client's cookie carries, verified
+	above           http.Header // response headers set above LoadAndSave, which an ErrorFunc's answer keeps
+	events          []Event     // emitted once the lock is released
 	w               responseWriter
 	state[T]
 }

@@ -22,6 +22,32 @@ func TestErrorFuncAnswersWithoutTheHandlersHeaders(t *testing.T) {
 	}
 }
 
+func TestErrorFuncKeepsTheHeadersOfMiddlewareAbove(t *testing.T) {
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(discard))
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.UserID = 1 })
+		w.Header().Set("Location", "/account")
+		w.Header().Set("X-Request-Id", "changed by the handler")
+		w.WriteHeader(http.StatusSeeOther)
+	}))
+	url := serveRaw(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // CORS and request IDs, above the sessions
+		w.Header().Set("Access-Control-Allow-Origin", "https://app.example")
+		w.Header().Set("X-Request-Id", "req-1")
+		h.ServeHTTP(w, r)
+	}))
+	st.fail = errors.New("store down")
+	r := newClient(t).Get(url)
+	if r.Status != http.StatusInternalServerError {
+		t.Fatalf("status %d, want the ErrorFunc's 500", r.Status)
+	}
+	for name, want := range map[string]string{"Access-Control-Allow-Origin": "https://app.example", "X-Request-Id": "req-1", "Location": ""} {
+		if got := r.Header.Get(name); got != want {
+			t.Errorf("the ErrorFunc's answer has %s %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestHijackSavesTheSessionFirst(t *testing.T) {
 	sm, st := newSM()
 	m := New[user](sm, WithLogger(discard))
