@@ -3,7 +3,6 @@ package scsession
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 )
@@ -38,7 +37,9 @@ func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 // of the session run at once: the stored messages are removed from the store
 // at once, in one atomic step where the store allows it. Call it before
 // writing the response: once the response has started the messages cannot be
-// removed, so Flashes returns nil and leaves them for the next page.
+// removed, so Flashes returns nil and leaves them for the next page. A store
+// that cannot write (a full Redis) does not fail the page: the messages are
+// shown, logged as possibly showing again.
 func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 	s := m.from(ctx)
 	if s == m.skipped {
@@ -68,8 +69,9 @@ func (m *Manager[T]) Flashes(ctx context.Context) []Flash {
 // plus the request's changes; or, after RenewToken in this request, under
 // the old token, until the save retires it. There s.oldRead moves only if no
 // other request changed the old token, so that the save still carries their
-// change over. A store error fails the request, as a failed load does. s.mu
-// is held.
+// change over. If the store cannot remove them (it is full, or down), they
+// are shown all the same, and a warning says they may show again. s.mu is
+// held.
 func (m *Manager[T]) takeStored(ctx context.Context, s *session[T]) []Flash {
 	token, read, renewing := s.token, s.read, s.read == nil
 	if renewing {
@@ -96,8 +98,10 @@ func (m *Manager[T]) takeStored(ctx context.Context, s *session[T]) []Flash {
 	case errors.Is(err, errEnded):
 		return nil // the session was ended meanwhile; saving will notice
 	case err != nil:
-		s.loadErr = fmt.Errorf("scsession: removing shown flash messages: %w", err)
-		return nil
+		// Show them all the same: a full store fails writes, not pages.
+		m.cfg.logger.WarnContext(ctx, "scsession: shown flash messages could not be removed from the store, so they may show again",
+			slog.String("session", shortHash(token)), slog.String("error", err.Error()))
+		return taken
 	case written == nil:
 		return nil
 	case renewing:

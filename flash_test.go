@@ -3,7 +3,12 @@ package scsession
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 func TestFlashesSurviveOneRedirectAndShowOnce(t *testing.T) {
@@ -98,5 +103,41 @@ func TestFlashesAfterRenewTokenAreShownOnce(t *testing.T) {
 	shownByLogin := (<-done).Body
 	if shownByTab+shownByLogin != "again;" {
 		t.Fatalf("the other tab showed %q and the login page %q: want again; shown once", shownByTab, shownByLogin)
+	}
+}
+
+// A store that reads but cannot write (a full Redis, noeviction) must not
+// fail pages that only read: neither a pending flash nor an idle refresh
+// turns them into a 500.
+func TestReadsStayUpWhenTheStoreCannotWrite(t *testing.T) {
+	var logs logBuffer
+	st := &failingSwaps{MemStore: memstore.NewWithCleanupInterval(0)}
+	sm := scs.New()
+	sm.Store = st
+	sm.IdleTimeout = time.Hour
+	m := New[user](sm, WithLogger(logs.logger()), WithIdleRefresh(0)) // every read is due for a refresh
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *user) { u.Name = "ann" })
+		m.Flash(r.Context(), "info", "saved")
+	})
+	mux.HandleFunc("GET /page", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, m.Get(r.Context()).Name, " ", m.Flashes(r.Context()))
+	})
+	url := serve(t, m, mux)
+	c := newClient(t)
+	c.Post(url + "/flash")
+	st.fail.Store(true)
+	if r := c.Get(url + "/page"); r.Status != http.StatusOK || r.Body != "ann [{info saved}]" {
+		t.Fatalf("a page with a pending flash on a store that cannot write: %d %q; want 200 and the flash", r.Status, r.Body)
+	}
+	if !strings.Contains(logs.String(), "may show again") {
+		t.Errorf("a flash that could not be removed was not logged as possibly showing again:\n%s", logs.String())
+	}
+	if r := c.Get(url + "/page"); r.Status != http.StatusOK || !strings.HasPrefix(r.Body, "ann ") {
+		t.Fatalf("a read due for its idle refresh on a store that cannot write: %d %q; want 200", r.Status, r.Body)
+	}
+	if !strings.Contains(logs.String(), "not refreshed") {
+		t.Errorf("a refresh that could not be written was not logged:\n%s", logs.String())
 	}
 }

@@ -70,6 +70,12 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 			s.env.agent = agent(r) // for Sessions: the device that creates the session
 		}
 		err = m.save(ctx, w, s, now)
+		if err != nil && s.ops.empty() && s.why&renewed == 0 {
+			// Only an idle refresh or a repair: the page can do without it (a
+			// full store fails writes, not reads), and a later request tries again.
+			m.cfg.logger.WarnContext(ctx, "scsession: session not refreshed; it keeps its earlier expiry", slog.String("session", shortHash(s.token)), slog.String("error", err.Error()))
+			err = nil
+		}
 	case s.why&destroyed != 0:
 		m.writeCookie(w, "", time.Time{}, false)
 	case s.why&resign != 0 && s.read != nil:

@@ -460,9 +460,10 @@ func TestRedisRestartKeepsSessions(t *testing.T) {
 
 func TestRedisFullMemoryFailsWritesAndKeepsData(t *testing.T) {
 	srv := startRedis(t, "--maxmemory-policy", "noeviction")
-	app := newRedisApp(t, srv.Pool(), nil)
+	app := newRedisApp(t, srv.Pool(), func(sm *scs.SessionManager) { sm.IdleTimeout = time.Hour }, scsession.WithIdleRefresh(0))
 	c := sessiontest.NewClient(t)
 	expect(t, "login", c.Post(app.URL+"/login?user=alice"), 200, "user=alice visits=0")
+	expect(t, "flash", c.Post(app.URL+"/flash?msg=hello"), 200, "")
 
 	// Allow a little more than Redis uses now, then fill it up.
 	info, _ := redis.String(srv.Do("INFO", "memory"), nil)
@@ -505,7 +506,8 @@ func TestRedisFullMemoryFailsWritesAndKeepsData(t *testing.T) {
 	} else {
 		t.Logf("ErrorFunc got: %v", err)
 	}
-	expect(t, "read with Redis full", c.Get(app.URL+"/whoami"), 200, "user=alice visits=0")
+	expect(t, "read with Redis full, due for its idle refresh", c.Get(app.URL+"/whoami"), 200, "user=alice visits=0")
+	expect(t, "page with a pending flash, Redis full", c.Get(app.URL+"/flashes"), 200, "hello")
 
 	srv.Do("DEL", keys...)
 	expect(t, "read once memory is freed", c.Get(app.URL+"/whoami"), 200, "user=alice visits=0")
