@@ -11,7 +11,7 @@ import (
 )
 
 // maxAttempts bounds how often a compare-and-set is tried again on newer data.
-const maxAttempts = 50
+const maxAttempts = 200
 
 // ErrConflict is given to the ErrorFunc when a session changed under so many
 // concurrent requests that a request's changes could not be saved.

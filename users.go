@@ -148,22 +148,36 @@ func (m *Manager[T]) RevokeUser(ctx context.Context, user string) (int, error) {
 	return m.revoke(ctx, user)
 }
 
+// revoke ends the sessions of user but those under keep, and returns how
+// many it ended. It lists and ends them again until a listing finds none
+// left: a renewal in flight may have moved a session to a new token after a
+// listing and before the old token's deletion, which then ends nothing. The
+// renewal indexed its new token before saving it, and saved it before
+// deleting the old one, so the next listing finds it; and once the old token
+// is deleted, a renewal that has not saved yet fails its compare-and-swap.
 func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (int, error) {
-	stored, err := m.userSessions(ctx, user)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	for key, env := range stored {
-		if slices.Contains(keep, key) {
-			continue
-		}
-		if err := m.end(ctx, user, key, env); err != nil {
+	for range maxAttempts {
+		stored, err := m.userSessions(ctx, user)
+		if err != nil {
 			return n, err
 		}
-		n++
+		ended := 0
+		for key, env := range stored {
+			if slices.Contains(keep, key) {
+				continue
+			}
+			if err := m.end(ctx, user, key, env); err != nil {
+				return n, err
+			}
+			ended++
+		}
+		if ended == 0 {
+			return n, nil
+		}
+		n += ended
 	}
-	return n, nil
+	return n, ErrConflict
 }
 
 // end deletes the session under key and its index entry.
