@@ -52,3 +52,7 @@ func TestRenewTokenCarriesOverAConcurrentChange(t *testing.T) {
 func TestChangePasswordPageKeepsTheCurrentSession(t *testing.T) {
 	sessiontest.ChangePasswordPageKeepsTheCurrentSession(t, memstores)
 }
+
+func TestRevokeUserRacingRenewalsLeavesNoSession(t *testing.T) {
+	sessiontest.RevokeUserRacingRenewalsLeavesNoSession(t, memstores)
+}

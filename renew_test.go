@@ -245,7 +245,7 @@ func TestFailedRenewalLeavesNoSecondSession(t *testing.T) {
 // compare-and-swaps (swapBackend.renew).
 type indexedSwap struct {
 	*memstore.MemStore
-	*memIndex
+	UserIndexStore
 }
 
 func (s indexedSwap) CompareAndSwap(_ context.Context, key string, old, b []byte, exp time.Time) ([]byte, bool, error) {
@@ -458,5 +458,89 @@ func TestRevokedEmulatedRenewalLeavesNoIndexEntry(t *testing.T) {
 	}
 	if dump := indexDump(idx, m); len(dump) != 0 {
 		t.Fatalf("both sessions ended, but the index holds %v", dump)
+	}
+}
+
+// hookedIndex calls listed after each listing, before returning it.
+type hookedIndex struct {
+	*memIndex
+	listed func()
+}
+
+func (h hookedIndex) UserSessions(ctx context.Context, user string) (map[string][]byte, error) {
+	out, err := h.memIndex.UserSessions(ctx, user)
+	h.listed()
+	return out, err
+}
+
+// RevokeUser while every device of the user has a renewal in flight, in the
+// worst order: the listing comes first, then every renewal saves its new
+// token and retires its old one, then the revocation deletes the old tokens,
+// which ends nothing. Once RevokeUser returns, no device may be logged in.
+func TestRevokeUserEndsSessionsRenewedWhileItRuns(t *testing.T) {
+	const devices = 10
+	for _, renewing := range []string{"swapBackend", "renewBackend"} {
+		t.Run(renewing, func(t *testing.T) {
+			ms := memstore.NewWithCleanupInterval(0)
+			var once sync.Once
+			loaded, release, renewed := make(chan struct{}, devices), make(chan struct{}), make(chan struct{}, devices)
+			idx := hookedIndex{newMemIndex(ms), func() {}}
+			var st scs.Store = indexedSwap{ms, &idx}
+			if renewing == "renewBackend" {
+				st = indexedRenew{indexedSwap{ms, &idx}}
+			}
+			sm := scs.New()
+			sm.Store = st
+			m := New[user](sm, WithUserID(func(u user) string { return u.Name }), WithLogger(discard))
+			url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/login":
+					m.RenewToken(r.Context())
+					m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+				case "/sudo": // reads, then renews once released
+					m.Get(r.Context())
+					loaded <- struct{}{}
+					<-release
+					m.RenewToken(r.Context())
+					m.Update(r.Context(), func(u *user) { u.UserID++ })
+				default:
+					fmt.Fprint(w, m.Get(r.Context()).Name)
+				}
+			}))
+			var clients []*client
+			for range devices {
+				c := newClient(t)
+				c.Post(url + "/login")
+				clients = append(clients, c)
+			}
+			var wg sync.WaitGroup
+			for _, c := range clients {
+				wg.Go(func() { c.Post(url + "/sudo"); renewed <- struct{}{} })
+			}
+			for range devices {
+				<-loaded
+			}
+			idx.listed = func() { // the first listing lets every renewal save before the deletes
+				once.Do(func() {
+					close(release)
+					for range devices {
+						<-renewed
+					}
+				})
+			}
+			if _, err := m.RevokeUser(t.Context(), "alice"); err != nil {
+				t.Fatal(err)
+			}
+			wg.Wait()
+			left := 0
+			for _, c := range clients {
+				if c.Get(url+"/").Body == "alice" {
+					left++
+				}
+			}
+			if left > 0 {
+				t.Fatalf("%d of %d devices are still logged in after RevokeUser returned", left, devices)
+			}
+		})
 	}
 }

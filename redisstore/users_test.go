@@ -51,3 +51,7 @@ func TestListingSessionsIsOneRoundTripWithoutScanning(t *testing.T) {
 		t.Fatalf("%d index keys, want one per user (51)", len(keys))
 	}
 }
+
+func TestRevokeUserRacingRenewalsLeavesNoSession(t *testing.T) {
+	sessiontest.RevokeUserRacingRenewalsLeavesNoSession(t, twoApps)
+}

@@ -146,6 +146,11 @@ func NewAccountsApp(t *testing.T, store scs.Store, lifetime time.Duration) *Acco
 			fail(w, m.Update(r.Context(), func(u *User) { u.Name = r.FormValue("name") }))
 		}
 	})
+	mux.HandleFunc("POST /sudo", func(w http.ResponseWriter, r *http.Request) { // a privilege change: renews a logged-in session
+		if m.Get(r.Context()).Name != "" && !fail(w, m.RenewToken(r.Context())) {
+			fail(w, m.Update(r.Context(), func(u *User) { u.UserID++ }))
+		}
+	})
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, m.Get(r.Context()).Name)
 	})

@@ -8,8 +8,8 @@
 // It is internal, importable by this repository's modules only; a store's
 // author outside it runs the public suite, storetest. The root package's own
 // tests (package scsession) cannot import it, since it imports scsession:
-// they keep their own client, and run these tests from package
-// scsession_test.
+// they share its browser through internal/browser, and run these tests from
+// package scsession_test.
 package sessiontest
 
 import (

@@ -1,8 +1,11 @@
 package sessiontest
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,6 +123,44 @@ func RevokedSessionStaysRevokedUnderARequestInFlight(t *testing.T, stores Stores
 		}
 		if done < tries/10 {
 			t.Fatalf("only %d tries in the time allowed", done)
+		}
+	})
+}
+
+// RevokeUserRacingRenewalsLeavesNoSession: over rounds, every device of a
+// user renews its session (RenewToken and Update, as a privilege change
+// does) while RevokeUser runs: once RevokeUser has returned, no device is
+// logged in, whichever order the store saw.
+func RevokeUserRacingRenewalsLeavesNoSession(t *testing.T, stores Stores) {
+	const rounds, devices = 10, 30
+	each(t, stores, func(t *testing.T, st []scs.Store) {
+		a, b := accountsApps(t, st, time.Hour)
+		apps := []*AccountsApp{a, b}
+		left := 0
+		for round := range rounds {
+			name := fmt.Sprint("erin-", round)
+			var cs []*Client
+			for i := range devices {
+				c := NewDevice(t, fmt.Sprint("device ", i))
+				c.Post(apps[i%2].URL + "/login?name=" + name)
+				cs = append(cs, c)
+			}
+			var wg sync.WaitGroup
+			for i, c := range cs {
+				wg.Go(func() { c.Post(apps[i%2].URL + "/sudo") })
+			}
+			if _, err := a.M.RevokeUser(context.Background(), name); err != nil {
+				t.Fatal(err)
+			}
+			wg.Wait()
+			for i, c := range cs {
+				if c.Get(apps[i%2].URL+"/whoami").Body != "" {
+					left++
+				}
+			}
+		}
+		if left > 0 {
+			t.Fatalf("%d of %d device-rounds were still logged in after RevokeUser returned", left, rounds*devices)
 		}
 	})
 }
