@@ -42,10 +42,16 @@ import (
 // with benchstat -col /impl; bench/run does it all.
 //
 // Besides time and allocations, each reports the store calls a request made
-// (finds/op, writes/op, deletes/op; on Redis each call is one round trip,
-// redisstore pipelining its MULTI/SET/PEXPIREAT/EXEC) and the bytes the store
-// holds for the session (B/session). BenchmarkCodec, which needs the
-// library's internals, is in the root module.
+// and the bytes the store holds for the session (B/session). The calls are
+// finds/op (Find), writes/op (Commit and CompareAndSwap: a save, or a
+// compare-and-set delete), deletes/op (Delete) and renews/op
+// (CompareAndRenew, scsession.RenewStore's: a renewal's save under the new
+// token and the old token's delete in one call, so counted as one renew,
+// not as a write and a delete). On Redis each call is one round trip: scs's
+// redisstore pipelines MULTI/SET/PEXPIREAT/EXEC, scsession/redisstore sends
+// one EVALSHA. On memstore, which has no CompareAndRenew, a renewal is two
+// writes. BenchmarkCodec, which needs the library's internals, is in the
+// root module.
 
 // benchUser is the benchmarks' session (the root's BenchmarkCodec's too).
 type benchUser struct {
@@ -92,11 +98,12 @@ var benchSink int
 var benchOK = []byte("ok")
 
 // benchStore counts the calls made to the store it wraps; on Redis each
-// is one round trip.
+// is one round trip. It is a scsession.SwapStore whatever it wraps; wrapping
+// a scsession.RenewStore, benchSessionManager makes it a benchRenewStore.
 type benchStore struct {
 	scs.Store
-	finds, commits, deletes atomic.Int64
-	size                    atomic.Int64 // bytes of the last commit
+	finds, commits, deletes, renews atomic.Int64
+	size                            atomic.Int64 // bytes of the last save that stored something
 }
 
 func (c *benchStore) Find(token string) ([]byte, bool, error) {
@@ -114,7 +121,9 @@ func (c *benchStore) Commit(token string, b []byte, expiry time.Time) error {
 // counted as writes; impl=scsession-lww hides it.
 func (c *benchStore) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) ([]byte, bool, error) {
 	c.commits.Add(1)
-	c.size.Store(int64(len(b)))
+	if b != nil { // not a delete
+		c.size.Store(int64(len(b)))
+	}
 	switch st := c.Store.(type) {
 	case scsession.SwapStore:
 		return st.CompareAndSwap(ctx, token, old, b, expiry)
@@ -147,7 +156,8 @@ func swapMem(st *memstore.MemStore, token string, old, b []byte, expiry time.Tim
 
 var memLock sync.Mutex
 
-// lastWriteWins hides a store's CompareAndSwap, for impl=scsession-lww.
+// lastWriteWins hides a store's CompareAndSwap (and CompareAndRenew), for
+// impl=scsession-lww.
 type lastWriteWins struct{ scs.Store }
 
 func (c *benchStore) Delete(token string) error {
@@ -159,6 +169,22 @@ func (c *benchStore) reset() {
 	c.finds.Store(0)
 	c.commits.Store(0)
 	c.deletes.Store(0)
+	c.renews.Store(0)
+}
+
+// benchRenewStore is a benchStore on a scsession.RenewStore: it passes the
+// store's CompareAndRenew on, counted as one renew. A separate type, so that
+// a benchStore on a store without one does not claim it, and the Manager
+// renews there with two compare-and-swaps, as it would unwrapped.
+type benchRenewStore struct {
+	*benchStore
+	rs scsession.RenewStore
+}
+
+func (c benchRenewStore) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) ([]byte, bool, error) {
+	c.renews.Add(1)
+	c.size.Store(int64(len(b)))
+	return c.rs.CompareAndRenew(ctx, oldToken, old, token, b, expiry)
 }
 
 // benchApp is one implementation's router, its store, and the cookie of a
@@ -171,17 +197,22 @@ type benchApp struct {
 }
 
 // benchSessionManager returns scs.New()'s SessionManager with store and
-// idle, store wrapped to count its calls.
+// idle, store wrapped to count its calls: in a benchRenewStore if it is a
+// scsession.RenewStore, a benchStore otherwise.
 func benchSessionManager(store scs.Store, idle time.Duration) (*scs.SessionManager, *benchStore) {
 	sm := scs.New()
 	counted := &benchStore{Store: store}
 	sm.Store = counted
+	if rs, ok := store.(scsession.RenewStore); ok {
+		sm.Store = benchRenewStore{counted, rs}
+	}
 	sm.IdleTimeout = idle
 	return sm, counted
 }
 
 // newBenchApp returns impl's app on sm (which the floor ignores), with a
-// session seeded with benchSeed.
+// session seeded with benchSeed. For impl=scsession-lww, sm's store must wrap
+// a lastWriteWins.
 func newBenchApp(tb testing.TB, impl string, sm *scs.SessionManager, store *benchStore) *benchApp {
 	tb.Helper()
 	app := &benchApp{store: store}
@@ -228,9 +259,6 @@ func newBenchApp(tb testing.TB, impl string, sm *scs.SessionManager, store *benc
 			w.Write(benchOK)
 		})
 	case "scsession", "scsession-lww":
-		if impl == "scsession-lww" {
-			store.Store = lastWriteWins{store.Store}
-		}
 		m := scsession.New[benchUser](sm)
 		r.Use(m.LoadAndSave)
 		r.Get("/read", func(w http.ResponseWriter, r *http.Request) {
@@ -339,7 +367,11 @@ func BenchmarkRequest(b *testing.B) {
 						}
 						name := "idle=" + idle + "/op=" + op + "/impl=" + impl
 						b.Run(name, func(b *testing.B) {
-							sm, store := benchSessionManager(newStore(impl), timeout)
+							st := newStore(impl)
+							if impl == "scsession-lww" {
+								st = lastWriteWins{st}
+							}
+							sm, store := benchSessionManager(st, timeout)
 							benchRequests(b, newBenchApp(b, impl, sm, store), op)
 						})
 					}
@@ -374,6 +406,7 @@ func benchRequests(b *testing.B, app *benchApp, op string) {
 	b.ReportMetric(perOp(&app.store.finds), "finds/op")
 	b.ReportMetric(perOp(&app.store.commits), "writes/op")
 	b.ReportMetric(perOp(&app.store.deletes), "deletes/op")
+	b.ReportMetric(perOp(&app.store.renews), "renews/op")
 	b.ReportMetric(float64(app.store.size.Load()), "B/session")
 }
 

@@ -1,6 +1,8 @@
 // Command load is the app that bench/load.sh puts under load: a read page and
 // a write page on one session, with plain scs or scsession, on a memory store
-// or Redis. It listens on 127.0.0.1 only.
+// or Redis: for scs, scs's redisstore (last write wins); for scsession,
+// scsession/redisstore (compare-and-set), as BenchmarkRequest uses them. It
+// listens on 127.0.0.1 only.
 //
 //	go run ./bench/load -impl scsession -store redis -redis 127.0.0.1:6379 -addr 127.0.0.1:8080
 //
@@ -26,6 +28,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/scsession/scsession"
+	casredis "github.com/scsession/scsession/redisstore"
 )
 
 // User is the session of issue #6's benchmarks: an ID, a name, a cart of
@@ -84,6 +87,9 @@ func main() {
 		}
 		defer pool.Close()
 		sm.Store = redisstore.New(pool)
+		if *impl == "scsession" {
+			sm.Store = casredis.New(pool)
+		}
 	default:
 		log.Fatalf("load: -store %q: want mem or redis", *store)
 	}

@@ -1,6 +1,6 @@
 // Command targets reads the output of bench/run's go test -bench (the
-// BenchmarkRequest family) and prints each target of issue #6 with the
-// medians it was judged on: reached or missed.
+// BenchmarkRequest family) and prints each target of issues #6 and #12 with
+// the medians it was judged on: reached or missed.
 //
 //	go run ./bench/targets bench/out/bench.txt
 package main
@@ -97,7 +97,7 @@ func main() {
 		r := ours / theirs
 		rows = append(rows, row{target, fmt.Sprintf("%.3f (scsession %s, scs %s above the floor)", r, num(ours, unit), num(theirs, unit)), r <= limit})
 	}
-	ratio("read overhead, memstore <= 1/10 of scs's (time)", 0.1, "mem", "off", "read", "ns/op")
+	ratio("read overhead, memstore <= 1/20 of scs's (time)", 0.05, "mem", "off", "read", "ns/op") // issue #12; #6 asked 1/10
 	ratio("write overhead, memstore <= 1/5 of scs's (time)", 0.2, "mem", "off", "write", "ns/op")
 	for _, op := range []string{"read", "write", "none", "renew"} {
 		ratio("allocations above the floor <= 1/5 of scs's, memstore, op="+op, 0.2, "mem", "off", op, "allocs/op")
@@ -107,13 +107,15 @@ func main() {
 			rows = append(rows, row{"request that never calls Get/Update < 1 us above the floor, memstore, idle=" + idle, num(d, "ns/op"), d < 1000})
 		}
 	}
+	// Every store call is one round trip, a script's (renews/op) too.
+	// renews/op is absent from outputs that predate it: none were made.
 	trips := func(target string, want float64, idle, op string) {
 		name := "store=redis/idle=" + idle + "/op=" + op + "/impl="
 		var sum [2]float64
 		for i, impl := range []string{"scsession", "scs"} {
-			for _, unit := range []string{"finds/op", "writes/op", "deletes/op"} {
+			for _, unit := range []string{"finds/op", "writes/op", "deletes/op", "renews/op"} {
 				v, ok := res.median(name+impl, unit)
-				if !ok {
+				if !ok && unit != "renews/op" {
 					return
 				}
 				sum[i] += v
@@ -124,6 +126,7 @@ func main() {
 	trips("Redis round trips, read: 1", 1, "off", "read")
 	trips("Redis round trips, write: 2", 2, "off", "write")
 	trips("Redis round trips, read with IdleTimeout: 1", 1, "on", "read")
+	trips("Redis login (RenewToken + Update) <= 2 round trips", 2, "off", "renew")
 	for _, store := range []string{"mem", "redis"} { // issue #7: what the concurrency guarantees cost
 		name := "store=" + store + "/idle=off/op=write/impl="
 		cas, ok1 := res.median(name+"scsession", "ns/op")
