@@ -40,7 +40,8 @@ type Manager[T any] struct {
 	cache    *decodeCache[T]
 	zero     []byte         // the zero T as packed JSON, which a new session's empty data stands for
 	store    backend        // sessions.Store, as New found it
-	userID   func(T) string // WithUserID's; nil without
+	userID    func(T) string // WithUserID's; nil without
+	anonymous string         // what userID says of the zero T: no user
 	index    UserIndexStore // where userID's answers are indexed; nil without
 	skipped  *session[T]    // shared by every skipped request; never changed
 }
@@ -103,10 +104,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 		panic("scsession: New needs a SessionManager made by scs.New() (with Store, Cookie.Name and Lifetime set); pass nil for the defaults")
 	}
 	var zero T
-	zeroData, err := encodeData(&zero)
-	if err != nil {
-		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, errors.Unwrap(err)))
-	}
+	zeroData := checkType[T]()
 	m := &Manager[T]{sessions: sm, shape: shapeOf[T](), cache: newDecodeCache[T](), zero: zeroData, skipped: &session[T]{}}
 	for _, opt := range opts {
 		opt(&m.cfg)
@@ -118,6 +116,9 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	}
 	if m.cfg.logger == nil {
 		m.cfg.logger = slog.Default()
+	}
+	if idle := sm.IdleTimeout; m.cfg.refreshSet && idle > 0 && m.cfg.idleRefresh >= idle {
+		panic(fmt.Sprintf("scsession: WithIdleRefresh(%v) is not below the IdleTimeout (%v), so sessions in use would expire; use a fraction of it, such as the default %v", m.cfg.idleRefresh, idle, idle/10))
 	}
 	var index UserIndexStore
 	m.store, index = backendFor(sm.Store)
@@ -132,6 +133,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 		if m.index = index; m.index == nil {
 			panic(fmt.Sprintf("scsession: WithUserID needs a store that indexes sessions by user (scs's memstore, or scsession/redisstore for Redis); %T has no index", sm.Store))
 		}
+		m.anonymous = m.userID(zero) // "0" for an int ID: every visitor is not one user
 	}
 	sm.Codec = codec{}
 	return m

@@ -7,7 +7,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"reflect"
+	"sync"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 // maxAttempts bounds how often a compare-and-set is tried again on newer data.
@@ -97,15 +101,25 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	return true
 }
 
-// errorFunc answers a request whose session could not be loaded or saved.
+// errorFunc answers a request whose session could not be loaded or saved:
+// with the SessionManager's ErrorFunc, unless it is still scs's default,
+// which logs with the log package: then with a 500 and a line in the
+// Manager's logger, where the app's other lines go.
 func (m *Manager[T]) errorFunc(w http.ResponseWriter, r *http.Request, err error) {
-	if m.sessions.ErrorFunc != nil {
-		m.sessions.ErrorFunc(w, r, err)
+	if fn := m.sessions.ErrorFunc; fn != nil && reflect.ValueOf(fn).Pointer() != scsErrorFunc() {
+		fn(w, r, err)
 		return
 	}
 	m.cfg.logger.ErrorContext(r.Context(), err.Error())
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
+
+// scsErrorFunc is the code pointer of scs's default ErrorFunc, which only
+// scs.New knows. (Its memstore's cleanup goroutine, once per process, stays:
+// stopping it races with its start inside scs.)
+var scsErrorFunc = sync.OnceValue(func() uintptr {
+	return reflect.ValueOf(scs.New().ErrorFunc).Pointer()
+})
 
 // save writes s.env by compare-and-set against what the request read, under
 // a new token after RenewToken (retiring the old one in the same step). If

@@ -171,6 +171,9 @@ func (m *Manager[T]) setData(env *envelope, v *T) error {
 	env.data, env.shape = b, m.shape
 	if m.userID != nil {
 		env.user, env.hasUser = m.userID(*v), true
+		if env.user == m.anonymous {
+			env.user = ""
+		}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package scsession
 
 import (
+	"encoding"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -188,6 +189,62 @@ func encodeData[T any](v *T) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// checkType returns the zero T, encoded, or panics, naming the fix, for a T
+// that the Manager cannot store faithfully: not a struct, something JSON
+// cannot encode, or an unexported field that JSON would drop without a word,
+// even between an Update and a Get of one request.
+func checkType[T any]() []byte {
+	var zero T
+	t := reflect.TypeFor[T]()
+	if t.Kind() != reflect.Struct {
+		panic(fmt.Sprintf("scsession: the session type must be a struct, not %v: write New[MySession], with fields for what the session holds", t))
+	}
+	if path := unexported(t, t.Name(), map[reflect.Type]bool{}); path != "" {
+		panic(fmt.Sprintf("scsession: %s is unexported, so JSON would drop it without a word; export it, or tag it `json:\"-\"` if it is not meant to be stored", path))
+	}
+	b, err := encodeData(&zero)
+	if err != nil {
+		panic(fmt.Sprintf("scsession: the session type %T cannot be stored as JSON: %v", zero, errors.Unwrap(err)))
+	}
+	return b
+}
+
+// unexported returns the path to the first unexported field that JSON would
+// drop in a value of t, or "".
+func unexported(t reflect.Type, path string, seen map[reflect.Type]bool) string {
+	if seen[t] || t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) ||
+		t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
+		return "" // a type that encodes itself (time.Time...) knows what it keeps
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return unexported(t.Elem(), path+"[]", seen)
+	case reflect.Map:
+		return unexported(t.Elem(), path+"[]", seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if f.Tag.Get("json") == "-" {
+				continue
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
+				return path + "." + f.Name
+			}
+			if p := unexported(f.Type, path+"."+f.Name, seen); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
 
 // shapeOf fingerprints T's structure (field names, JSON tags and types, all
 // the way down), so that data written by another version of T is noticed

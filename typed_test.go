@@ -429,6 +429,30 @@ func TestMissingMiddlewarePanicsWithTheFix(t *testing.T) {
 	m.Get(t.Context())
 }
 
+// withSecret hides a field from JSON, deep down, without a json:"-" tag.
+type withSecret struct {
+	Name  string
+	Inner struct {
+		Visible string
+		token   string
+	}
+}
+
+// What New accepts: unexported fields JSON is told to skip, embedded structs
+// whose exported fields JSON promotes, and types that encode themselves.
+type acceptable struct {
+	Name    string
+	scratch string `json:"-"`
+	embedded
+	When time.Time
+}
+
+type embedded struct{ Shown string }
+
+func TestNewAcceptsWhatJSONKeeps(t *testing.T) {
+	New[acceptable](nil)
+}
+
 func TestNewPanicsOnProgrammerErrors(t *testing.T) {
 	type unstorable struct{ C chan int }
 	tests := []struct {
@@ -439,6 +463,13 @@ func TestNewPanicsOnProgrammerErrors(t *testing.T) {
 		{"type without JSON", func() { New[unstorable](nil) }, "cannot be stored as JSON"},
 		{"zero SessionManager", func() { New[user](&scs.SessionManager{}) }, "scs.New()"},
 		{"short key", func() { New[user](nil, WithSigningKeys([]byte("short"))) }, "at least 32 random bytes"},
+		{"pointer type", func() { New[*user](nil) }, "must be a struct, not *scsession.user"},
+		{"unexported field", func() { New[withSecret](nil) }, "withSecret.Inner.token is unexported"},
+		{"idle refresh at the idle timeout", func() {
+			sm := scs.New()
+			sm.IdleTimeout = time.Minute
+			New[user](sm, WithIdleRefresh(time.Minute))
+		}, "WithIdleRefresh(1m0s) is not below the IdleTimeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,22 @@ func TestRevokeOthersAfterTheResponseStartedStillRevokes(t *testing.T) {
 	}
 	if got := other.Get(url + "/get").Body; got != "id=0 name= cart=[] prefs=map[]" {
 		t.Fatalf("the other device still reads %q", got)
+	}
+}
+
+// An int user ID gives "0" for every anonymous visitor: they are not one
+// user, and their sessions are not indexed.
+func TestWhatWithUserIDSaysOfTheZeroSessionIsAnonymous(t *testing.T) {
+	m := New[user](nil, WithUserID(func(u user) string { return strconv.Itoa(u.UserID) }))
+	url := serve(t, m, userApp(m))
+	for range 3 {
+		newClient(t).Post(url + "/add?item=tea") // visitors with a cart, not logged in
+	}
+	infos, err := m.Sessions(t.Context(), "0")
+	if err != nil || len(infos) != 0 {
+		t.Fatalf(`Sessions("0") listed %d anonymous visitors (%v); want none`, len(infos), err)
+	}
+	if n, err := m.RevokeUser(t.Context(), "0"); err != nil || n != 0 {
+		t.Fatalf(`RevokeUser("0") ended %d anonymous visitors (%v); want none`, n, err)
 	}
 }

@@ -82,3 +82,19 @@ func TestEarlyHintsDoNotStartTheResponse(t *testing.T) {
 		t.Fatalf("Update after 103 Early Hints: %v, Set-Cookie %q", err, r.Header.Get("Set-Cookie"))
 	}
 }
+
+// scs's default ErrorFunc logs with the log package; the Manager's logger
+// is where the app's other lines go, so store errors go there instead.
+func TestStoreErrorsGoToTheManagersLogger(t *testing.T) {
+	var logs logBuffer
+	sm, st := newSM()
+	m := New[user](sm, WithLogger(logs.logger()))
+	url := serve(t, m, userApp(m))
+	st.fail = errors.New("store down")
+	if r := newClient(t).Post(url + "/add?item=tea"); r.Status != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", r.Status)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "store down") {
+		t.Fatalf("the store error is not in the Manager's logger:\n%s", logs.String())
+	}
+}
