@@ -34,16 +34,16 @@ var ErrSkipped = errors.New("scsession: sessions are skipped for this request (W
 // with New and install its LoadAndSave middleware; then Get and Update work on
 // any request below it. A Manager is safe for concurrent use.
 type Manager[T any] struct {
-	sessions *scs.SessionManager
-	cfg      config
-	shape    uint64 // fingerprint of T, to notice data written by another version of it
-	cache    *decodeCache[T]
-	zero     []byte         // the zero T as packed JSON, which a new session's empty data stands for
-	store    backend        // sessions.Store, as New found it
+	sessions  *scs.SessionManager
+	cfg       config
+	shape     uint64 // fingerprint of T, to notice data written by another version of it
+	cache     *decodeCache[T]
+	zero      []byte         // the zero T as packed JSON, which a new session's empty data stands for
+	store     backend        // sessions.Store, as New found it
 	userID    func(T) string // WithUserID's; nil without
 	anonymous string         // what userID says of the zero T: no user
-	index    UserIndexStore // where userID's answers are indexed; nil without
-	skipped  *session[T]    // shared by every skipped request; never changed
+	index     UserIndexStore // where userID's answers are indexed; nil without
+	skipped   *session[T]    // shared by every skipped request; never changed
 }
 
 type config struct {
