@@ -146,6 +146,19 @@ func (l *eventLog) count(kind EventKind) int {
 	return n
 }
 
+// warnings counts the events of kind with an error: those logged at Warn.
+func (l *eventLog) warnings(kind EventKind) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.events {
+		if e.Kind == kind && e.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
 func (l *eventLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -140,7 +140,7 @@ func (m *Manager[T]) apply(env envelope, o *ops[T]) (_ envelope, repair, err err
 		derr := m.cache.decode(&v, env.data, m.expiry(&env))
 		switch {
 		case env.shape != m.shape:
-			repair = errors.Join(errShape, derr)
+			repair = m.reshaped(env.data, &v, derr)
 		case derr != nil:
 			repair = derr
 		case unindexed:

@@ -303,7 +303,83 @@ func arrayLen(t reflect.Type) int {
 	return 0
 }
 
-var errShape = errors.New("scsession: the stored session was written by another version of the session type; fields that still fit were kept, the rest are zero")
+var (
+	errShape   = errors.New("scsession: the stored session was written by another version of the session type; fields that still fit were kept, the rest are zero")
+	errDropped = errors.New("scsession: the stored session was written by another version of the session type; values of fields it no longer has were dropped")
+	// errCompatible: written by another version of T, with nothing lost
+	// (fields were added, or removed while empty). Not worth a warning.
+	errCompatible = errors.New("scsession: the stored session was written by another version of the session type; nothing was lost")
+)
+
+// reshaped says what reading data, written by another version of T, into v
+// lost: derr, the decoding error, if the data no longer fits; errDropped if
+// a field that held a value is gone; errCompatible if nothing was lost.
+func (m *Manager[T]) reshaped(data []byte, v *T, derr error) error {
+	if derr != nil {
+		return fmt.Errorf("%w: %w", errShape, derr) // one line, for one log line
+	}
+	j, err := unpack(nil, data)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errShape, err)
+	}
+	now, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errShape, err)
+	}
+	var before, after any
+	json.Unmarshal(j, &before)
+	json.Unmarshal(now, &after)
+	if lost(before, after) {
+		return errDropped
+	}
+	return errCompatible
+}
+
+// lost reports whether a JSON value held something, other than a zero
+// value, that after no longer has.
+func lost(before, after any) bool {
+	switch b := before.(type) {
+	case map[string]any:
+		a, _ := after.(map[string]any)
+		for k, v := range b {
+			if av, ok := a[k]; (!ok && !zeroJSON(v)) || (ok && lost(v, av)) {
+				return true
+			}
+		}
+	case []any:
+		a, _ := after.([]any)
+		for i, v := range b {
+			if (i >= len(a) && !zeroJSON(v)) || (i < len(a) && lost(v, a[i])) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// zeroJSON reports whether v is what encoding/json writes for a zero value.
+func zeroJSON(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return true
+	case bool:
+		return !v
+	case float64:
+		return v == 0
+	case string:
+		return v == ""
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		for _, e := range v {
+			if !zeroJSON(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
 
 // repair records that the request's data was rewritten, in T's current
 // shape and keeping what still fit, or given its user: it is saved with this
@@ -311,7 +387,11 @@ var errShape = errors.New("scsession: the stored session was written by another 
 // the repaired data.
 func (m *Manager[T]) repair(s *session[T], cause error) {
 	s.why |= repaired
-	if cause != errUnindexed {
+	switch cause {
+	case errUnindexed:
+	case errCompatible: // an added field: an event, logged at Debug, no warning
+		s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token)})
+	default:
 		s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
 	}
 }

@@ -1,6 +1,7 @@
 package scsession
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -537,7 +538,7 @@ func afterDeploy[T any](t *testing.T) (bodies []string, warnings int) {
 		}
 		bodies = append(bodies, r.Body)
 	}
-	return bodies, events.count(EventMismatch)
+	return bodies, events.warnings(EventMismatch)
 }
 
 func TestDataThatNoLongerFitsKeepsWhatStillFits(t *testing.T) {
@@ -549,7 +550,7 @@ func TestDataThatNoLongerFitsKeepsWhatStillFits(t *testing.T) {
 	}{
 		{"same type", afterDeploy[profileV1], "{ID:1 Name:ann Age:30 Tags:[a]}", 0},
 		{"field removed", afterDeploy[profileRemoved], "{ID:1 Name:ann Tags:[a]}", 1},
-		{"field added", afterDeploy[profileAdded], "{ID:1 Name:ann Age:30 Tags:[a] Email:}", 1},
+		{"field added", afterDeploy[profileAdded], "{ID:1 Name:ann Age:30 Tags:[a] Email:}", 0}, // compatible: no warning
 		{"field changed type", afterDeploy[profileChanged], "{ID:1 Name:ann Age: Tags:[a]}", 1},
 	}
 	for _, tt := range tests {
@@ -631,5 +632,34 @@ func TestScsOwnMethodsKeepTheEnvelope(t *testing.T) {
 	b, _, _ := sm.Store.Find(token)
 	if env, err := decodeEnvelope(b); err != nil || !env.remember || env.user != "ann" || !env.hasUser {
 		t.Fatalf("envelope after scs's Commit: %+v, %v", env, err)
+	}
+}
+
+func TestOnlyADeployThatLosesDataWarns(t *testing.T) {
+	tests := []struct {
+		name          string
+		before, after string
+		lost          bool
+	}{
+		{"field added", `{"A":1}`, `{"A":1,"B":""}`, false},
+		{"empty field removed", `{"A":1,"B":"","C":[],"D":{"E":0}}`, `{"A":1}`, false},
+		{"field with a value removed", `{"A":1,"B":"x"}`, `{"A":1}`, true},
+		{"nested field with a value removed", `{"A":{"B":[{"C":true}]}}`, `{"A":{"B":[{}]}}`, true},
+		{"same", `{"A":[1,2]}`, `{"A":[1,2]}`, false},
+	}
+	for _, tt := range tests {
+		var before, after any
+		json.Unmarshal([]byte(tt.before), &before)
+		json.Unmarshal([]byte(tt.after), &after)
+		if got := lost(before, after); got != tt.lost {
+			t.Errorf("%s: %s → %s lost %v, want %v", tt.name, tt.before, tt.after, got, tt.lost)
+		}
+	}
+	m := New[profileChanged](nil)
+	data, _ := encodeData(&profileV1{Age: 30})
+	var v profileChanged
+	err := m.reshaped(data, &v, decodeInto(&v, data))
+	if err == nil || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("the warning for a field that changed type is %q; want one line", err)
 	}
 }
