@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -74,7 +73,7 @@ func (m *Manager[T]) verify(ctx context.Context, value string) (token string, st
 			return token, i > 0
 		}
 	}
-	m.emit(ctx, Event{Kind: EventRejected, Session: shortHash(token), Err: errSignature})
+	m.emit(ctx, Event{Kind: EventRejected, Session: m.name(token), Err: errSignature})
 	return "", false
 }
 
@@ -118,13 +117,14 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// shortHash names a session in logs and events without revealing its token.
-func shortHash(token string) string {
+// name is the ID of the session under token, as events, log lines,
+// Sessions and ID give it: a hash of its store key, which reveals neither
+// the token nor the user. It is "" when there is no token.
+func (m *Manager[T]) name(token string) string {
 	if token == "" {
 		return ""
 	}
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:6])
+	return sessionID(m.key(token))
 }
 
 // cookieValue returns the value of the first cookie called name, as
@@ -177,18 +177,4 @@ func (m *Manager[T]) key(token string) string {
 		return base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	return token
-}
-
-// keyName is the name events give the session stored under key: shortHash
-// of its token, which is where a HashTokenInStore key starts too. A key
-// indexed before HashTokenInStore was turned on is the token itself, named
-// by its first 6 bytes; it no longer opens a session, since lookups now hash
-// the token.
-func (m *Manager[T]) keyName(key string) string {
-	if m.sessions.HashTokenInStore {
-		if sum, err := base64.RawURLEncoding.DecodeString(key); err == nil && len(sum) == sha256.Size {
-			return hex.EncodeToString(sum[:6])
-		}
-	}
-	return shortHash(key)
 }

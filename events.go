@@ -52,9 +52,9 @@ func (k EventKind) String() string {
 // An Event is something that happened to a session during a request.
 type Event struct {
 	Kind EventKind
-	// Session names the session by a short hash of its token, the same in
-	// every event and log line about it; never the token itself. It is empty
-	// when there is no token.
+	// Session is the session's ID, the same in every event and log line
+	// about it, in SessionInfo.ID and from Manager.ID: a hash that reveals
+	// neither the token nor the user. It is empty when there is no token.
 	Session string
 	// Err says what went wrong, for EventMismatch, EventRejected,
 	// EventLateChange and EventDropped.

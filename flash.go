@@ -100,7 +100,7 @@ func (m *Manager[T]) takeStored(ctx context.Context, s *session[T]) []Flash {
 	case err != nil:
 		// Show them all the same: a full store fails writes, not pages.
 		m.cfg.logger.WarnContext(ctx, "scsession: shown flash messages could not be removed from the store, so they may show again",
-			slog.String("session", shortHash(token)), slog.String("error", err.Error()))
+			slog.String("session", m.name(token)), slog.String("error", err.Error()))
 		return taken
 	case written == nil:
 		return nil

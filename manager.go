@@ -286,7 +286,7 @@ func (m *Manager[T]) Destroy(ctx context.Context) error {
 		}
 	}
 	if s.token != "" {
-		s.events = append(s.events, Event{Kind: EventDestroyed, Session: shortHash(s.token)})
+		s.events = append(s.events, Event{Kind: EventDestroyed, Session: m.name(s.token)})
 	}
 	m.forgetRead(s.read)
 	m.forgetRead(s.oldRead)
@@ -306,6 +306,22 @@ func (m *Manager[T]) RememberMe(ctx context.Context, remember bool) error {
 	defer m.unlock(ctx, s)
 	s.env.remember, s.ops.remember = remember, &remember
 	return nil
+}
+
+// ID returns the ID of the request's session, the one that events, log
+// lines and SessionInfo.ID give it, for the app's own request logs; "" for
+// a request without a session yet. It reads nothing from the store: before
+// the session is read, it names the token the cookie carries, which may
+// turn out to be unknown (a new session then gets a new ID). ID panics if
+// LoadAndSave is not in the middleware chain.
+func (m *Manager[T]) ID(ctx context.Context) string {
+	s := m.from(ctx)
+	if s == m.skipped {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return m.name(s.token)
 }
 
 func (m *Manager[T]) from(ctx context.Context) *session[T] {
@@ -349,6 +365,6 @@ func (m *Manager[T]) begin(ctx context.Context) (*session[T], error) {
 }
 
 func (m *Manager[T]) late(s *session[T]) error {
-	s.events = append(s.events, Event{Kind: EventLateChange, Session: shortHash(s.token), Err: ErrCommitted})
+	s.events = append(s.events, Event{Kind: EventLateChange, Session: m.name(s.token), Err: ErrCommitted})
 	return ErrCommitted
 }

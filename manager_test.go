@@ -43,8 +43,8 @@ func TestEventsAndLogsNeverShowTheToken(t *testing.T) {
 		if strings.Contains(logs.String(), token) || strings.Contains(events.String(), token) {
 			t.Fatalf("a raw token appears in the logs or events:\n%s\n%s", logs.String(), events.String())
 		}
-		if !strings.Contains(logs.String(), shortHash(token)) {
-			t.Errorf("the logs never name session %s; log:\n%s", shortHash(token), logs.String())
+		if !strings.Contains(logs.String(), m.name(token)) {
+			t.Errorf("the logs never name session %s; log:\n%s", m.name(token), logs.String())
 		}
 	}
 }
@@ -162,5 +162,40 @@ func TestFlashOnASkippedRequestIsLogged(t *testing.T) {
 	newClient(t).Post(url+"/flash", "X-Skip", "1")
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "flash message lost") {
 		t.Fatalf("a Flash on a skipped request logged nothing at Warn:\n%s", logs.String())
+	}
+}
+
+// One session has one name: in events, in Sessions and from ID.
+func TestASessionHasOneIDEverywhere(t *testing.T) {
+	for _, hashed := range []bool{false, true} {
+		t.Run(fmt.Sprint("HashTokenInStore=", hashed), func(t *testing.T) {
+			var events eventLog
+			sm := scs.New()
+			sm.HashTokenInStore = hashed
+			m := New[user](sm, events.option(), WithUserID(func(u user) string { return u.Name }))
+			mux := http.NewServeMux()
+			mux.Handle("/", userApp(m))
+			mux.HandleFunc("GET /ids", func(w http.ResponseWriter, r *http.Request) {
+				infos, _ := m.Sessions(r.Context(), m.Get(r.Context()).Name)
+				fmt.Fprint(w, m.ID(r.Context()), " ", infos[0].ID)
+			})
+			url := serve(t, m, mux)
+			c := newClient(t)
+			c.Post(url + "/login?id=1&name=ann")
+			fromID, fromSessions, _ := strings.Cut(c.Get(url+"/ids").Body, " ")
+			m.RevokeUser(t.Context(), "ann")
+			var created, destroyed string
+			for _, e := range events.events {
+				switch e.Kind {
+				case EventCreated:
+					created = e.Session
+				case EventDestroyed:
+					destroyed = e.Session
+				}
+			}
+			if fromID == "" || fromID != fromSessions || fromID != created || fromID != destroyed {
+				t.Fatalf("one session, several names: ID %q, Sessions %q, EventCreated %q, EventDestroyed %q", fromID, fromSessions, created, destroyed)
+			}
+		})
 	}
 }

@@ -77,7 +77,7 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		if err != nil && s.ops.empty() && s.why&renewed == 0 {
 			// Only an idle refresh or a repair: the page can do without it (a
 			// full store fails writes, not reads), and a later request tries again.
-			m.cfg.logger.WarnContext(ctx, "scsession: session not refreshed; it keeps its earlier expiry", slog.String("session", shortHash(s.token)), slog.String("error", err.Error()))
+			m.cfg.logger.WarnContext(ctx, "scsession: session not refreshed; it keeps its earlier expiry", slog.String("session", m.name(s.token)), slog.String("error", err.Error()))
 			err = nil
 		}
 	case s.why&destroyed != 0:
@@ -127,10 +127,10 @@ var scsErrorFunc = sync.OnceValue(func() uintptr {
 // what it saved; if it ended the session, the session stays ended. s.mu is
 // held.
 func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session[T], now time.Time) error {
-	isNew := s.token == ""
-	if isNew {
+	if s.token == "" {
 		s.token = newToken()
 	}
+	isNew := s.read == nil && s.old == "" // nothing stored yet, under any token
 	saved := false
 	write := func() ([]byte, bool, error) {
 		cur, ok, err := m.write(ctx, s, now)
@@ -151,7 +151,7 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 			}
 		}
 		if !s.ops.empty() || s.old != "" {
-			s.events = append(s.events, Event{Kind: EventDropped, Session: shortHash(name), Err: errEnded})
+			s.events = append(s.events, Event{Kind: EventDropped, Session: m.name(name), Err: errEnded})
 		}
 		return nil
 	case err != nil:
@@ -167,9 +167,9 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	}
 	switch {
 	case isNew:
-		s.events = append(s.events, Event{Kind: EventCreated, Session: shortHash(s.token)})
+		s.events = append(s.events, Event{Kind: EventCreated, Session: m.name(s.token)})
 	case s.old != "":
-		s.events = append(s.events, Event{Kind: EventRenewed, Session: shortHash(s.old)})
+		s.events = append(s.events, Event{Kind: EventRenewed, Session: m.name(s.old)})
 	}
 	if err := m.indexAfter(ctx, s); err != nil {
 		// Saved all the same: listings skip the stale entry until it expires.

@@ -93,7 +93,7 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 			env, err := decodeEnvelope(b)
 			switch {
 			case err != nil:
-				s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: err})
+				s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token), Err: err})
 			case time.Now().After(env.deadline):
 				// The store kept it past its lifetime: it is gone all the same.
 			default:

@@ -390,9 +390,9 @@ func (m *Manager[T]) repair(s *session[T], cause error) {
 	switch cause {
 	case errUnindexed:
 	case errCompatible: // an added field: an event, logged at Debug, no warning
-		s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token)})
+		s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token)})
 	default:
-		s.events = append(s.events, Event{Kind: EventMismatch, Session: shortHash(s.token), Err: cause})
+		s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token), Err: cause})
 	}
 }
 

@@ -186,7 +186,7 @@ func (m *Manager[T]) end(ctx context.Context, user, key string, env envelope) er
 	if err := m.store.delete(ctx, key); err != nil {
 		return fmt.Errorf("scsession: revoking session: %w", err)
 	}
-	m.emit(ctx, Event{Kind: EventDestroyed, Session: m.keyName(key)})
+	m.emit(ctx, Event{Kind: EventDestroyed, Session: sessionID(key)})
 	return m.index.RemoveUserSession(ctx, user, key)
 }
 
