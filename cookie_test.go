@@ -43,7 +43,7 @@ func TestSignedCookieRotation(t *testing.T) {
 		t.Fatalf("signed cookie %q is not token.signature", signedOld)
 	}
 
-	if got := c.Get(current + "/get").Body; strings.Contains(got, "tea") {
+	if got := c.Replay(http.MethodGet, current+"/get", signedOld).Body; strings.Contains(got, "tea") {
 		t.Fatal("a server without the old key accepted its cookie")
 	}
 	r := c.Get(rotating + "/get")
@@ -118,4 +118,23 @@ func TestUnsignedCookiesMustLookLikeTokens(t *testing.T) {
 
 func signWith(t *testing.T, key []byte, token string) string {
 	return New[user](nil, WithSigningKeys(key)).sign(token)
+}
+
+// A bad cookie is expired once, and a client that keeps sending bad cookies
+// cannot flood the logs with warnings.
+func TestARejectedCookieIsClearedAndItsWarningsAreLimited(t *testing.T) {
+	var logs logBuffer
+	m := New[user](nil, WithSigningKeys(bytes.Repeat([]byte("k"), 32)), WithLogger(logs.logger()))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	r := c.Replay(http.MethodGet, url+"/nothing", newToken()+".forged")
+	if sc := r.Header.Get("Set-Cookie"); !strings.Contains(sc, "session=;") || !strings.Contains(sc, "Max-Age=0") {
+		t.Fatalf("the response to a rejected cookie sets %q; want the cookie expired", sc)
+	}
+	for range 20 {
+		c.Replay(http.MethodGet, url+"/nothing", newToken()+".forged")
+	}
+	if n := strings.Count(logs.String(), "level=WARN msg=\"scsession: rejected\""); n < 1 || n > 2 {
+		t.Fatalf("21 rejected cookies within a second or two logged %d warnings; want 1 (or 2 across a second's edge):\n%s", n, logs.String())
+	}
 }

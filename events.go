@@ -3,6 +3,8 @@ package scsession
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
+	"time"
 )
 
 // An EventKind says what happened to a session.
@@ -21,7 +23,9 @@ const (
 	// scsession's at all). Fields that still fit were kept; Err says what did not.
 	EventMismatch
 	// EventRejected: a session cookie was malformed or wrongly signed, and the
-	// request got a new session instead.
+	// request got a new session instead; the response expires the cookie.
+	// Since any client can send one, at most one a second is logged at Warn,
+	// the others at Debug.
 	EventRejected
 	// EventLateChange: a change came after the response had started and was
 	// lost; the method returned ErrCommitted.
@@ -74,9 +78,19 @@ func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
 
+// A limiter lets through one warning a second; the others are logged at
+// Debug. Any client can send a bad cookie on every request, and must not be
+// able to flood the logs with warnings.
+type limiter struct{ last atomic.Int64 } // Unix nanoseconds of the last warning
+
+func (l *limiter) allow() bool {
+	now, last := time.Now().UnixNano(), l.last.Load()
+	return now-last >= int64(time.Second) && l.last.CompareAndSwap(last, now)
+}
+
 func (m *Manager[T]) emit(ctx context.Context, e Event) {
 	level := slog.LevelDebug
-	if e.Err != nil {
+	if e.Err != nil && (e.Kind != EventRejected || m.rejections.allow()) {
 		level = slog.LevelWarn
 	}
 	if m.cfg.logger.Enabled(ctx, level) {

@@ -34,16 +34,17 @@ var ErrSkipped = errors.New("scsession: sessions are skipped for this request (W
 // with New and install its LoadAndSave middleware; then Get and Update work on
 // any request below it. A Manager is safe for concurrent use.
 type Manager[T any] struct {
-	sessions  *scs.SessionManager
-	cfg       config
-	shape     uint64 // fingerprint of T, to notice data written by another version of it
-	cache     *decodeCache[T]
-	zero      []byte         // the zero T as packed JSON, which a new session's empty data stands for
-	store     backend        // sessions.Store, as New found it
-	userID    func(T) string // WithUserID's; nil without
-	anonymous string         // what userID says of the zero T: no user
-	index     UserIndexStore // where userID's answers are indexed; nil without
-	skipped   *session[T]    // shared by every skipped request; never changed
+	sessions   *scs.SessionManager
+	cfg        config
+	shape      uint64 // fingerprint of T, to notice data written by another version of it
+	cache      *decodeCache[T]
+	zero       []byte         // the zero T as packed JSON, which a new session's empty data stands for
+	store      backend        // sessions.Store, as New found it
+	rejections limiter        // of the warnings about rejected cookies
+	userID     func(T) string // WithUserID's; nil without
+	anonymous  string         // what userID says of the zero T: no user
+	index      UserIndexStore // where userID's answers are indexed; nil without
+	skipped    *session[T]    // shared by every skipped request; never changed
 }
 
 type config struct {
@@ -163,8 +164,11 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 			var stale bool
 			s.token, stale = m.verify(r.Context(), value)
 			s.held = s.token
-			if stale {
+			switch {
+			case stale:
 				s.why |= resign
+			case s.token == "":
+				s.why |= rejected // expire it, or the client sends it (and is logged) again and again
 			}
 		}
 		r = r.WithContext(s) // s is the request's context, with itself as m's value

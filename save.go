@@ -80,7 +80,7 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 			m.cfg.logger.WarnContext(ctx, "scsession: session not refreshed; it keeps its earlier expiry", slog.String("session", m.name(s.token)), slog.String("error", err.Error()))
 			err = nil
 		}
-	case s.why&destroyed != 0:
+	case s.why&(destroyed|rejected) != 0:
 		m.writeCookie(w, "", time.Time{}, false)
 	case s.why&resign != 0 && s.read != nil:
 		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
