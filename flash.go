@@ -3,6 +3,7 @@ package scsession
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -17,7 +18,9 @@ type Flash struct {
 
 // Flash adds a message to the session, to be shown by the next page that
 // calls Flashes, typically after a redirect. The message is lost, and logged,
-// if the response has already started or the request is skipped.
+// if the response has already started or the request is skipped. A session
+// keeps at most 20 messages that were never shown: a 21st drops the oldest,
+// with a warning.
 func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 	s, err := m.begin(ctx)
 	if errors.Is(err, ErrSkipped) {
@@ -28,8 +31,22 @@ func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 	}
 	defer m.unlock(ctx, s)
 	f := Flash{Kind: kind, Message: message}
-	s.env.flashes = append(s.env.flashes, f)
+	s.env.flashes = m.capFlashes(ctx, append(s.env.flashes, f))
 	s.ops.flashes = append(s.ops.flashes, f)
+}
+
+// maxFlashes bounds the messages a session keeps: a client that never
+// follows its redirects must not grow its session for ever.
+const maxFlashes = 20
+
+// capFlashes keeps the newest maxFlashes of fs, and logs what it drops.
+func (m *Manager[T]) capFlashes(ctx context.Context, fs []Flash) []Flash {
+	if len(fs) <= maxFlashes {
+		return fs
+	}
+	m.cfg.logger.WarnContext(ctx, fmt.Sprintf("scsession: a session holds more than %d flash messages that were never shown; dropping the oldest", maxFlashes),
+		slog.Int("dropped", len(fs)-maxFlashes))
+	return fs[len(fs)-maxFlashes:]
 }
 
 // Flashes returns the session's pending messages in the order they were

@@ -141,3 +141,29 @@ func TestReadsStayUpWhenTheStoreCannotWrite(t *testing.T) {
 		t.Errorf("a refresh that could not be written was not logged:\n%s", logs.String())
 	}
 }
+
+// A client that never follows its redirects must not grow its session for
+// ever: the session keeps the newest maxFlashes messages.
+func TestFlashesAreBounded(t *testing.T) {
+	var logs logBuffer
+	m := New[user](nil, WithLogger(logs.logger()))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /flash", func(w http.ResponseWriter, r *http.Request) { m.Flash(r.Context(), "info", r.FormValue("n")) })
+	mux.HandleFunc("GET /show", func(w http.ResponseWriter, r *http.Request) {
+		for _, f := range m.Flashes(r.Context()) {
+			fmt.Fprint(w, f.Message, " ")
+		}
+	})
+	url := serve(t, m, mux)
+	c := newClient(t)
+	for i := range maxFlashes + 10 {
+		c.Post(fmt.Sprint(url, "/flash?n=", i))
+	}
+	shown := strings.Fields(c.Get(url + "/show").Body)
+	if len(shown) != maxFlashes || shown[0] != fmt.Sprint(10) || shown[maxFlashes-1] != fmt.Sprint(maxFlashes+9) {
+		t.Fatalf("after %d flashes never shown, the next page shows %v; want the newest %d", maxFlashes+10, shown, maxFlashes)
+	}
+	if !strings.Contains(logs.String(), "dropping the oldest") {
+		t.Errorf("dropping flash messages was not logged:\n%s", logs.String())
+	}
+}

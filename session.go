@@ -156,6 +156,9 @@ func (m *Manager[T]) apply(env envelope, o *ops[T]) (_ envelope, repair, err err
 	}
 	if len(o.flashes) > 0 {
 		env.flashes = append(env.flashes[:len(env.flashes):len(env.flashes)], o.flashes...)
+		if n := len(env.flashes); n > maxFlashes {
+			env.flashes = env.flashes[n-maxFlashes:] // Flash warned
+		}
 	}
 	if o.remember != nil {
 		env.remember = *o.remember
