@@ -2,10 +2,13 @@ package scsession
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"hash/fnv"
+	"runtime"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/alexedwards/scs/v2/memstore"
 )
@@ -96,79 +99,118 @@ func swapMem(st *memstore.MemStore, key string, old, b []byte, expiry time.Time)
 }
 
 // memIndexOf returns the user index of a memstore, kept in memory and
-// shared by every Manager of the process on it.
+// shared by every Manager of the process on it. The index does not keep the
+// memstore alive: once nothing else holds it, both go.
 func memIndexOf(st *memstore.MemStore) *memIndex {
-	idx, _ := memIndexes.LoadOrStore(st, newMemIndex(st))
+	key := weak.Make(st)
+	if idx, ok := memIndexes.Load(key); ok {
+		return idx.(*memIndex)
+	}
+	idx, loaded := memIndexes.LoadOrStore(key, newMemIndex(st))
+	if !loaded {
+		runtime.AddCleanup(st, func(key weak.Pointer[memstore.MemStore]) { memIndexes.Delete(key) }, key)
+	}
 	return idx.(*memIndex)
 }
 
-var memIndexes sync.Map // *memstore.MemStore → *memIndex
+var memIndexes sync.Map // weak.Pointer[memstore.MemStore] → *memIndex
 
-// memIndex is the user index of a memstore: user → key → expiry.
+// memIndex is the user index of a memstore: user → key → expiry, and the
+// entries in order of expiry, so that expired ones are dropped as they
+// come, a few at every call, never by a scan of the whole index.
 type memIndex struct {
-	store *memstore.MemStore
+	store weak.Pointer[memstore.MemStore]
 	mu    sync.Mutex
 	users map[string]map[string]time.Time
-	adds  int // since the last sweep of expired entries
+	queue expiries
 }
 
 func newMemIndex(st *memstore.MemStore) *memIndex {
-	return &memIndex{store: st, users: map[string]map[string]time.Time{}}
+	return &memIndex{store: weak.Make(st), users: map[string]map[string]time.Time{}}
 }
 
-func (x *memIndex) AddUserSession(_ context.Context, user, key string, expiry time.Time) error {
+// An expiry is an entry of the index and the expiry it was added with; the
+// queue may hold entries removed or added again since, which sweep skips.
+type expiry struct {
+	at        time.Time
+	user, key string
+}
+
+type expiries []expiry
+
+func (q expiries) Len() int           { return len(q) }
+func (q expiries) Less(i, j int) bool { return q[i].at.Before(q[j].at) }
+func (q expiries) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *expiries) Push(x any)        { *q = append(*q, x.(expiry)) }
+func (q *expiries) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// sweep drops up to sweepBatch entries that have expired, the earliest
+// first, and the users left with none: no call waits on a sweep of the whole
+// index, and the index shrinks as fast as it is used. x.mu is held.
+func (x *memIndex) sweep(now time.Time) {
+	for range sweepBatch {
+		if x.queue.Len() == 0 || !now.After(x.queue[0].at) {
+			return
+		}
+		e := heap.Pop(&x.queue).(expiry)
+		if at, ok := x.users[e.user][e.key]; ok && !now.Before(at) {
+			x.forget(e.user, e.key)
+		}
+	}
+}
+
+const sweepBatch = 256
+
+// forget drops one entry. x.mu is held.
+func (x *memIndex) forget(user, key string) {
+	delete(x.users[user], key)
+	if len(x.users[user]) == 0 {
+		delete(x.users, user)
+	}
+}
+
+func (x *memIndex) AddUserSession(_ context.Context, user, key string, at time.Time) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.sweep(time.Now())
 	if x.users[user] == nil {
 		x.users[user] = map[string]time.Time{}
 	}
-	x.users[user][key] = expiry
-	if x.adds++; x.adds >= 1024 { // users who never come back must not pile up
-		x.adds = 0
-		now := time.Now()
-		for u, keys := range x.users {
-			for k, e := range keys {
-				if now.After(e) {
-					delete(keys, k)
-				}
-			}
-			if len(keys) == 0 {
-				delete(x.users, u)
-			}
-		}
-	}
+	x.users[user][key] = at
+	heap.Push(&x.queue, expiry{at: at, user: user, key: key})
 	return nil
 }
 
 func (x *memIndex) RemoveUserSession(_ context.Context, user, key string) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	delete(x.users[user], key)
-	if len(x.users[user]) == 0 {
-		delete(x.users, user)
-	}
+	x.sweep(time.Now())
+	x.forget(user, key)
 	return nil
 }
 
 func (x *memIndex) UserSessions(_ context.Context, user string) (map[string][]byte, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.sweep(time.Now())
 	out := map[string][]byte{}
-	now := time.Now()
-	for key, expiry := range x.users[user] {
-		b, found, err := x.store.Find(key)
+	st := x.store.Value()
+	if st == nil {
+		return out, nil
+	}
+	for key := range x.users[user] {
+		b, found, err := st.Find(key)
 		if err != nil {
 			return nil, err
 		}
-		switch {
-		case now.After(expiry):
-			delete(x.users[user], key)
-		case found:
+		if found {
 			out[key] = b
 		}
-	}
-	if len(x.users[user]) == 0 {
-		delete(x.users, user)
 	}
 	return out, nil
 }

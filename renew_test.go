@@ -95,7 +95,7 @@ func (p *pausing) UserSessions(ctx context.Context, u string) (map[string][]byte
 // the new session could never be revoked.
 func TestRevokeUserDuringALoginLeavesItRevocable(t *testing.T) {
 	ms := memstore.NewWithCleanupInterval(0)
-	st := &pausing{MemStore: ms, idx: &memIndex{store: ms, users: map[string]map[string]time.Time{}},
+	st := &pausing{MemStore: ms, idx: newMemIndex(ms),
 		user: "alice", added: make(chan struct{}), release: make(chan struct{})}
 	sm := scs.New()
 	sm.Store = st
@@ -147,7 +147,7 @@ func (p *pauseOnCreate) CompareAndSwap(ctx context.Context, key string, old, b [
 // used to answer 500 and leave the old session alive.
 func TestRevokedLoginWhileTheOldSessionChangedEndsBoth(t *testing.T) {
 	ms := memstore.NewWithCleanupInterval(0)
-	st := &pauseOnCreate{pausing: pausing{MemStore: ms, idx: &memIndex{store: ms, users: map[string]map[string]time.Time{}},
+	st := &pauseOnCreate{pausing: pausing{MemStore: ms, idx: newMemIndex(ms),
 		release: make(chan struct{})}, created: make(chan struct{})}
 	sm := scs.New()
 	sm.Store = st
@@ -209,7 +209,7 @@ func (f *failRetire) CompareAndSwap(ctx context.Context, key string, old, b []by
 // second session of the user that no browser held.
 func TestFailedRenewalLeavesNoSecondSession(t *testing.T) {
 	ms := memstore.NewWithCleanupInterval(0)
-	st := &failRetire{pausing: pausing{MemStore: ms, idx: &memIndex{store: ms, users: map[string]map[string]time.Time{}}}}
+	st := &failRetire{pausing: pausing{MemStore: ms, idx: newMemIndex(ms)}}
 	sm := scs.New()
 	sm.Store = st
 	sm.ErrorFunc = func(w http.ResponseWriter, _ *http.Request, err error) {
@@ -288,7 +288,7 @@ func indexDump(x *memIndex, m *Manager[user]) map[string]string {
 	for u, keys := range x.users {
 		for k := range keys {
 			state := "live"
-			b, found, _ := x.store.Find(k)
+			b, found, _ := x.store.Value().Find(k)
 			if env, err := decodeEnvelope(b); !found || err != nil || env.user != u {
 				state = "stale"
 			}
