@@ -57,7 +57,9 @@ func newDecodeCache[T any]() *decodeCache[T] {
 }
 
 // decode is decodeInto, answered from the cache when it can be; expires is
-// when the session that holds data expires. dst must hold the zero T.
+// when the session that holds data expires, zero for data about to be
+// replaced (an Update's), which is not worth keeping. dst must hold the zero
+// T.
 func (c *decodeCache[T]) decode(dst *T, data []byte, expires time.Time) error {
 	if c == nil || len(data) == 0 {
 		return decodeInto(dst, data)
@@ -68,7 +70,7 @@ func (c *decodeCache[T]) decode(dst *T, data []byte, expires time.Time) error {
 		c.clone(dst, &e.v)
 		return nil
 	}
-	if err := decodeInto(dst, data); err != nil {
+	if err := decodeInto(dst, data); err != nil || expires.IsZero() {
 		return err
 	}
 	if c.bytes.Add(int64(len(data))) > cacheBytes {

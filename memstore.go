@@ -5,7 +5,9 @@ import (
 	"container/heap"
 	"context"
 	"hash/fnv"
+	"maps"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 	"weak"
@@ -109,8 +111,53 @@ func memIndexOf(st *memstore.MemStore) *memIndex {
 	idx, loaded := memIndexes.LoadOrStore(key, newMemIndex(st))
 	if !loaded {
 		runtime.AddCleanup(st, func(key weak.Pointer[memstore.MemStore]) { memIndexes.Delete(key) }, key)
+		go sweeper(weak.Make(idx.(*memIndex)), time.Minute)
 	}
 	return idx.(*memIndex)
+}
+
+// sweeper sweeps x every interval until x is garbage, so that an index no
+// one calls any more still lets go of what expired: a batch at a time, so no
+// call waits long on it, and then the index's memory, since Go's maps and
+// slices never shrink by themselves.
+func sweeper(x weak.Pointer[memIndex], interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for range t.C {
+		idx := x.Value()
+		if idx == nil {
+			return
+		}
+		idx.sweepAll()
+		idx = nil // let it go between ticks
+	}
+}
+
+// sweepAll drops every entry that has expired, a batch per lock, then
+// compacts the index.
+func (x *memIndex) sweepAll() {
+	for more := true; more; {
+		x.mu.Lock()
+		x.sweep(time.Now())
+		more = x.queue.Len() > 0 && time.Now().After(x.queue[0].at)
+		if !more {
+			x.compact()
+		}
+		x.mu.Unlock()
+	}
+}
+
+// compact copies the index into maps and a queue sized for what it holds
+// now, once it holds less than a quarter of its peak. x.mu is held.
+func (x *memIndex) compact() {
+	if x.peak > 1024 && len(x.users)*4 < x.peak {
+		users := make(map[string]map[string]time.Time, len(x.users)) // maps.Clone would keep the size
+		maps.Copy(users, x.users)
+		x.users, x.peak = users, len(x.users)
+	}
+	if cap(x.queue) > 1024 && len(x.queue)*4 < cap(x.queue) {
+		x.queue = slices.Clone(x.queue)
+	}
 }
 
 var memIndexes sync.Map // weak.Pointer[memstore.MemStore] → *memIndex
@@ -122,6 +169,7 @@ type memIndex struct {
 	store weak.Pointer[memstore.MemStore]
 	mu    sync.Mutex
 	users map[string]map[string]time.Time
+	peak  int // the most users the map has held since it was made
 	queue expiries
 }
 
@@ -180,6 +228,7 @@ func (x *memIndex) AddUserSession(_ context.Context, user, key string, at time.T
 	x.sweep(time.Now())
 	if x.users[user] == nil {
 		x.users[user] = map[string]time.Time{}
+		x.peak = max(x.peak, len(x.users))
 	}
 	x.users[user][key] = at
 	heap.Push(&x.queue, expiry{at: at, user: user, key: key})

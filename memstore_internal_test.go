@@ -74,3 +74,32 @@ func BenchmarkMemIndexAdd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMemIndexAfterExpiry fills the index with a million entries that
+// then expire, and reports the heap the index holds before and after one
+// sweep of the background sweeper.
+func BenchmarkMemIndexAfterExpiry(b *testing.B) {
+	const sessions = 1_000_000
+	heap := func() float64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return float64(ms.HeapAlloc) / (1 << 20)
+	}
+	for b.Loop() {
+		base := heap()
+		x := newMemIndex(memstore.NewWithCleanupInterval(0))
+		soon := time.Now().Add(8 * time.Second) // after the fill, which takes a few seconds
+		for i := range sessions {
+			x.AddUserSession(b.Context(), fmt.Sprint("user", i), fmt.Sprint("key", i), soon)
+		}
+		full := heap() - base
+		time.Sleep(time.Until(soon) + 10*time.Millisecond)
+		start := time.Now()
+		x.sweepAll()
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "sweep-ms")
+		b.ReportMetric(full, "MB-full")
+		b.ReportMetric(heap()-base, "MB-after-expiry")
+		runtime.KeepAlive(x)
+	}
+}

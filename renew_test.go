@@ -473,74 +473,90 @@ func (h hookedIndex) UserSessions(ctx context.Context, user string) (map[string]
 	return out, err
 }
 
-// RevokeUser while every device of the user has a renewal in flight, in the
-// worst order: the listing comes first, then every renewal saves its new
-// token and retires its old one, then the revocation deletes the old tokens,
-// which ends nothing. Once RevokeUser returns, no device may be logged in.
-func TestRevokeUserEndsSessionsRenewedWhileItRuns(t *testing.T) {
+// RevokeUser, or RevokeOthers from one more device, while every other
+// device of the user has a renewal in flight, in the worst order: the
+// listing comes first, then every renewal saves its new token and retires
+// its old one, then the revocation deletes the old tokens, which ends
+// nothing. Once the revocation returns, none of those devices may be logged in.
+func TestRevocationEndsSessionsRenewedWhileItRuns(t *testing.T) {
 	const devices = 10
-	for _, renewing := range []string{"swapBackend", "renewBackend"} {
-		t.Run(renewing, func(t *testing.T) {
-			ms := memstore.NewWithCleanupInterval(0)
-			var once sync.Once
-			loaded, release, renewed := make(chan struct{}, devices), make(chan struct{}), make(chan struct{}, devices)
-			idx := hookedIndex{newMemIndex(ms), func() {}}
-			var st scs.Store = indexedSwap{ms, &idx}
-			if renewing == "renewBackend" {
-				st = indexedRenew{indexedSwap{ms, &idx}}
-			}
-			sm := scs.New()
-			sm.Store = st
-			m := New[user](sm, WithUserID(func(u user) string { return u.Name }), WithLogger(discard))
-			url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				switch r.URL.Path {
-				case "/login":
-					m.RenewToken(r.Context())
-					m.Update(r.Context(), func(u *user) { u.Name = "alice" })
-				case "/sudo": // reads, then renews once released
-					m.Get(r.Context())
-					loaded <- struct{}{}
-					<-release
-					m.RenewToken(r.Context())
-					m.Update(r.Context(), func(u *user) { u.UserID++ })
-				default:
-					fmt.Fprint(w, m.Get(r.Context()).Name)
+	for _, revoke := range []string{"RevokeUser", "RevokeOthers"} {
+		for _, renewing := range []string{"swapBackend", "renewBackend"} {
+			t.Run(revoke+"/"+renewing, func(t *testing.T) {
+				ms := memstore.NewWithCleanupInterval(0)
+				var once sync.Once
+				loaded, release, renewed := make(chan struct{}, devices), make(chan struct{}), make(chan struct{}, devices)
+				idx := hookedIndex{newMemIndex(ms), func() {}}
+				var st scs.Store = indexedSwap{ms, &idx}
+				if renewing == "renewBackend" {
+					st = indexedRenew{indexedSwap{ms, &idx}}
 				}
-			}))
-			var clients []*client
-			for range devices {
-				c := newClient(t)
-				c.Post(url + "/login")
-				clients = append(clients, c)
-			}
-			var wg sync.WaitGroup
-			for _, c := range clients {
-				wg.Go(func() { c.Post(url + "/sudo"); renewed <- struct{}{} })
-			}
-			for range devices {
-				<-loaded
-			}
-			idx.listed = func() { // the first listing lets every renewal save before the deletes
-				once.Do(func() {
-					close(release)
-					for range devices {
-						<-renewed
+				sm := scs.New()
+				sm.Store = st
+				m := New[user](sm, WithUserID(func(u user) string { return u.Name }), WithLogger(discard))
+				url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					switch r.URL.Path {
+					case "/login":
+						m.RenewToken(r.Context())
+						m.Update(r.Context(), func(u *user) { u.Name = "alice" })
+					case "/sudo": // reads, then renews once released
+						m.Get(r.Context())
+						loaded <- struct{}{}
+						<-release
+						m.RenewToken(r.Context())
+						m.Update(r.Context(), func(u *user) { u.UserID++ })
+					case "/others":
+						if _, err := m.RevokeOthers(r.Context()); err != nil {
+							http.Error(w, err.Error(), http.StatusInternalServerError)
+						}
+					default:
+						fmt.Fprint(w, m.Get(r.Context()).Name)
 					}
-				})
-			}
-			if _, err := m.RevokeUser(t.Context(), "alice"); err != nil {
-				t.Fatal(err)
-			}
-			wg.Wait()
-			left := 0
-			for _, c := range clients {
-				if c.Get(url+"/").Body == "alice" {
-					left++
+				}))
+				var clients []*client
+				for range devices {
+					c := newClient(t)
+					c.Post(url + "/login")
+					clients = append(clients, c)
 				}
-			}
-			if left > 0 {
-				t.Fatalf("%d of %d devices are still logged in after RevokeUser returned", left, devices)
-			}
-		})
+				owner := newClient(t)
+				owner.Post(url + "/login")
+				var wg sync.WaitGroup
+				for _, c := range clients {
+					wg.Go(func() { c.Post(url + "/sudo"); renewed <- struct{}{} })
+				}
+				for range devices {
+					<-loaded
+				}
+				idx.listed = func() { // the first listing lets every renewal save before the deletes
+					once.Do(func() {
+						close(release)
+						for range devices {
+							<-renewed
+						}
+					})
+				}
+				if revoke == "RevokeUser" {
+					if _, err := m.RevokeUser(t.Context(), "alice"); err != nil {
+						t.Fatal(err)
+					}
+				} else if r := owner.Post(url + "/others"); r.Status != http.StatusOK {
+					t.Fatalf("RevokeOthers: %d %s", r.Status, r.Body)
+				}
+				wg.Wait()
+				left := 0
+				for _, c := range clients {
+					if c.Get(url+"/").Body == "alice" {
+						left++
+					}
+				}
+				if left > 0 {
+					t.Fatalf("%d of %d devices are still logged in after %s returned", left, devices, revoke)
+				}
+				if revoke == "RevokeOthers" && owner.Get(url+"/").Body != "alice" {
+					t.Fatal("RevokeOthers logged out the device that asked")
+				}
+			})
+		}
 	}
 }

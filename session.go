@@ -138,7 +138,11 @@ func (m *Manager[T]) apply(env envelope, o *ops[T]) (_ envelope, repair, err err
 	unindexed := m.userID != nil && !env.hasUser // saved before WithUserID: index it now, or revoking would miss it
 	if env.shape != m.shape || len(o.updates) > 0 || unindexed {
 		var v T
-		derr := m.cache.decode(&v, env.data, m.expiry(&env))
+		keep := m.expiry(&env)
+		if len(o.updates) > 0 {
+			keep = time.Time{} // data an Update is about to replace
+		}
+		derr := m.cache.decode(&v, env.data, keep)
 		switch {
 		case env.shape != m.shape:
 			repair = m.reshaped(env.data, &v, derr)
