@@ -3,29 +3,18 @@ package scsession
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/scsession/scsession/internal/benchsession"
 )
 
 // The request benchmarks of issue #6 (floor, scs and scsession side by side,
 // on memstore and Redis) are in the bench module, ../bench, with bench/run.
 // What stays here needs the package's internals.
 
-// benchUser is the benchmarks' session: an ID, a name, a cart of five items
-// and two preferences (bench/bench_test.go's, the same).
-type benchUser struct {
-	UserID int
-	Name   string
-	Cart   []string
-	Prefs  map[string]string
-}
+// benchUser is the benchmarks' session, the same in every module.
+type benchUser = benchsession.User
 
-func benchSeed() benchUser {
-	return benchUser{
-		UserID: 4211,
-		Name:   "Ada Lovelace",
-		Cart:   []string{"sku-0001", "sku-0002", "sku-0003", "sku-0004", "sku-0005"},
-		Prefs:  map[string]string{"theme": "dark", "lang": "en-GB"},
-	}
-}
+var benchSeed = benchsession.Seed
 
 // BenchmarkCodec measures what packing adds to encoding/json for the
 // benchmark's session: form=json is json.Marshal/Unmarshal alone,

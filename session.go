@@ -187,3 +187,48 @@ func (m *Manager[T]) setData(env *envelope, v *T) error {
 }
 
 var errUnindexed = errors.New("scsession: the session was saved before WithUserID: indexing it")
+
+func (m *Manager[T]) from(ctx context.Context) *session[T] {
+	s, ok := ctx.Value(m).(*session[T])
+	if !ok {
+		panic("scsession: no session in the request context; add the Manager's middleware before this handler: r.Use(m.LoadAndSave)")
+	}
+	return s
+}
+
+// unlock releases s and then emits what happened while it was held, so that
+// an event hook may call the Manager without deadlocking.
+func (m *Manager[T]) unlock(ctx context.Context, s *session[T]) {
+	events := s.events
+	s.events = nil
+	s.mu.Unlock()
+	for _, e := range events {
+		m.emit(ctx, e)
+	}
+}
+
+// begin locks the request's session for a change, loading it first, or
+// says why it cannot be changed now. Unlock it with m.unlock.
+func (m *Manager[T]) begin(ctx context.Context) (*session[T], error) {
+	s := m.from(ctx)
+	if s == m.skipped {
+		return nil, ErrSkipped
+	}
+	s.mu.Lock()
+	var err error
+	if s.committed {
+		err = m.late(s)
+	} else {
+		err = m.load(ctx, s)
+	}
+	if err != nil {
+		m.unlock(ctx, s)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (m *Manager[T]) late(s *session[T]) error {
+	s.events = append(s.events, Event{Kind: EventLateChange, Session: m.name(s.token), Err: ErrCommitted})
+	return ErrCommitted
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/gomodule/redigo/redis"
 
 	"github.com/scsession/scsession"
+	"github.com/scsession/scsession/internal/benchsession"
 	"github.com/scsession/scsession/internal/sessiontest"
 	casredis "github.com/scsession/scsession/redisstore"
 )
@@ -53,22 +54,10 @@ import (
 // writes. BenchmarkCodec, which needs the library's internals, is in the
 // root module.
 
-// benchUser is the benchmarks' session (the root's BenchmarkCodec's too).
-type benchUser struct {
-	UserID int
-	Name   string
-	Cart   []string
-	Prefs  map[string]string
-}
+// benchUser is the benchmarks' session, the same in every module.
+type benchUser = benchsession.User
 
-func benchSeed() benchUser {
-	return benchUser{
-		UserID: 4211,
-		Name:   "Ada Lovelace",
-		Cart:   []string{"sku-0001", "sku-0002", "sku-0003", "sku-0004", "sku-0005"},
-		Prefs:  map[string]string{"theme": "dark", "lang": "en-GB"},
-	}
-}
+var benchSeed = benchsession.Seed
 
 // benchAddToCart appends item and keeps the last five, so that the session keeps
 // the same size however many writes a benchmark makes.
