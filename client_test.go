@@ -184,3 +184,14 @@ func serveRaw(t testing.TB, h http.Handler) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// memSM is scs's defaults on a memstore without a cleanup goroutine: the
+// store the Manager gives an in-memory user index.
+func memSM() (*scs.SessionManager, *memstore.MemStore) {
+	sm := scs.New()
+	ms := memstore.NewWithCleanupInterval(0)
+	sm.Store = ms
+	return sm, ms
+}
+
+func byName(u user) string { return u.Name }

@@ -47,15 +47,18 @@ var (
 )
 
 // verify returns the token a cookie value carries, or "" when it carries
-// none, and whether it was signed with an old key. Without signing keys the
+// none, whether it was signed with an old key, and whether it is malformed
+// (not shaped like a token at all), which the response then expires. A
+// well-shaped cookie signed with a key this instance does not know is not
+// expired: in a rolling deploy of a new key, another instance may know it. Without signing keys the
 // value must still look like a token, so that junk never reaches the store.
-func (m *Manager[T]) verify(ctx context.Context, value string) (token string, stale bool) {
+func (m *Manager[T]) verify(ctx context.Context, value string) (token string, stale, malformed bool) {
 	if len(m.cfg.keys) == 0 {
 		if isToken(value) {
-			return value, false
+			return value, false, false
 		}
 		m.emit(ctx, Event{Kind: EventRejected, Err: errMalformed})
-		return "", false
+		return "", false, true
 	}
 	var got [sha256.Size]byte
 	token, sig, ok := strings.Cut(value, ".")
@@ -66,15 +69,15 @@ func (m *Manager[T]) verify(ctx context.Context, value string) (token string, st
 	}
 	if !ok {
 		m.emit(ctx, Event{Kind: EventRejected, Err: errMalformed})
-		return "", false
+		return "", false, true
 	}
 	for i, key := range m.cfg.keys {
 		if hmac.Equal(got[:], mac(key, token)) {
-			return token, i > 0
+			return token, i > 0, false
 		}
 	}
 	m.emit(ctx, Event{Kind: EventRejected, Session: m.name(token), Err: errSignature})
-	return "", false
+	return "", false, false
 }
 
 // sign returns the cookie value for token: the token itself, or with signing

@@ -5,6 +5,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 var (
@@ -136,5 +139,27 @@ func TestARejectedCookieIsClearedAndItsWarningsAreLimited(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "level=WARN msg=\"scsession: rejected\""); n < 1 || n > 2 {
 		t.Fatalf("21 rejected cookies within a second or two logged %d warnings; want 1 (or 2 across a second's edge):\n%s", n, logs.String())
+	}
+}
+
+// A rolling deploy of the rotation the README describes (new key first, old
+// key after): an instance still on the old key alone does not expire the
+// cookie the rotated instances signed, so the user stays logged in there.
+func TestKeyRotationInARollingDeployKeepsTheLogin(t *testing.T) {
+	st := memstore.NewWithCleanupInterval(0)
+	smOld, smNew := scs.New(), scs.New()
+	smOld.Store, smNew.Store = st, st
+	oldApp := New[user](smOld, WithSigningKeys(oldKey), WithLogger(discard))
+	newApp := New[user](smNew, WithSigningKeys(newKey, oldKey), WithLogger(discard))
+	oldURL, newURL := serve(t, oldApp, userApp(oldApp)), serve(t, newApp, userApp(newApp))
+	c := newClient(t)
+	c.Post(oldURL + "/login?id=1&name=ann")
+	if got := c.Get(newURL + "/get").Body; !strings.Contains(got, "name=ann") {
+		t.Fatalf("the rotated instance does not read the login: %q", got)
+	}
+	r := c.Get(oldURL + "/nothing") // a static file, served by an instance not yet rolled
+	if got := c.Get(newURL + "/get").Body; !strings.Contains(got, "name=ann") {
+		t.Fatalf("a static file served by a not-yet-rotated instance (Set-Cookie %q) logged the user out: %q",
+			r.Header.Get("Set-Cookie"), got)
 	}
 }

@@ -23,7 +23,8 @@ const (
 	// scsession's at all). Fields that still fit were kept; Err says what did not.
 	EventMismatch
 	// EventRejected: a session cookie was malformed or wrongly signed, and the
-	// request got a new session instead; the response expires the cookie.
+	// request got a new session instead; the response expires a malformed
+	// cookie (a wrongly signed one may be another instance's, mid-rotation).
 	// Since any client can send one, at most one a second is logged at Warn,
 	// the others at Debug.
 	EventRejected
@@ -88,9 +89,19 @@ func (l *limiter) allow() bool {
 	return now-last >= int64(time.Second) && l.last.CompareAndSwap(last, now)
 }
 
+// warnLimited logs msg at Warn if l allows, at Debug otherwise: for what any
+// client can cause on every request.
+func (m *Manager[T]) warnLimited(ctx context.Context, l *limiter, msg string, attrs ...slog.Attr) {
+	level := slog.LevelDebug
+	if l.allow() {
+		level = slog.LevelWarn
+	}
+	m.cfg.logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
 func (m *Manager[T]) emit(ctx context.Context, e Event) {
 	level := slog.LevelDebug
-	if e.Err != nil && (e.Kind != EventRejected || m.rejections.allow()) {
+	if e.Err != nil && (e.Kind != EventRejected || m.limits.rejected.allow()) {
 		level = slog.LevelWarn
 	}
 	if m.cfg.logger.Enabled(ctx, level) {

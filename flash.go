@@ -23,8 +23,8 @@ type Flash struct {
 // with a warning.
 func (m *Manager[T]) Flash(ctx context.Context, kind, message string) {
 	s, err := m.begin(ctx)
-	if errors.Is(err, ErrSkipped) {
-		m.cfg.logger.WarnContext(ctx, "scsession: flash message lost: "+err.Error(), slog.String("kind", kind))
+	if errors.Is(err, ErrSkipped) { // a client may send the skip header: limited
+		m.warnLimited(ctx, &m.limits.skippedFlash, "scsession: flash message lost: "+err.Error(), slog.String("kind", kind))
 	}
 	if err != nil {
 		return // begin logged a late change; a failed load fails the request
@@ -44,7 +44,8 @@ func (m *Manager[T]) capFlashes(ctx context.Context, fs []Flash) []Flash {
 	if len(fs) <= maxFlashes {
 		return fs
 	}
-	m.cfg.logger.WarnContext(ctx, fmt.Sprintf("scsession: a session holds more than %d flash messages that were never shown; dropping the oldest", maxFlashes),
+	m.warnLimited(ctx, &m.limits.droppedFlash, // a client that never follows its redirects: limited
+		fmt.Sprintf("scsession: a session holds more than %d flash messages that were never shown; dropping the oldest", maxFlashes),
 		slog.Int("dropped", len(fs)-maxFlashes))
 	return fs[len(fs)-maxFlashes:]
 }

@@ -167,3 +167,45 @@ func TestFlashesAreBounded(t *testing.T) {
 		t.Errorf("dropping flash messages was not logged:\n%s", logs.String())
 	}
 }
+
+// Any client can send the skip header (the README says so): a page that
+// flashes must not let it log a warning per request.
+func TestSkipHeaderFlashCannotFloodTheLogs(t *testing.T) {
+	var logs logBuffer
+	sm, _ := memSM()
+	m := New[user](sm, WithSkipHeader("X-Skip-Session"), WithLogger(logs.logger()))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Flash(r.Context(), "error", "wrong password")
+	}))
+	c := newClient(t)
+	for range 30 {
+		c.Post(url+"/login", "X-Skip-Session", "1")
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n > 2 {
+		t.Fatalf("30 requests from one client carrying the skip header logged %d warnings; want at most one a second", n)
+	}
+}
+
+// A client that never follows its redirects (the case the cap is for) must
+// not get a warning logged on every request once its session holds 20.
+func TestFlashCapCannotFloodTheLogs(t *testing.T) {
+	var logs logBuffer
+	sm, _ := memSM()
+	m := New[user](sm, WithLogger(logs.logger()))
+	url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Flash(r.Context(), "error", "wrong password")
+	}))
+	c := newClient(t)
+	for range maxFlashes + 30 {
+		c.Post(url + "/login")
+	}
+	n := 0
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "dropping the oldest") {
+			n++
+		}
+	}
+	if n > 2 {
+		t.Fatalf("one client that never follows its redirects logged %d warnings in a second; want at most one a second", n)
+	}
+}

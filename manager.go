@@ -38,13 +38,14 @@ type Manager[T any] struct {
 	cfg        config
 	shape      uint64 // fingerprint of T, to notice data written by another version of it
 	cache      *decodeCache[T]
-	zero       []byte         // the zero T as packed JSON, which a new session's empty data stands for
-	store      backend        // sessions.Store, as New found it
-	rejections limiter        // of the warnings about rejected cookies
-	userID     func(T) string // WithUserID's; nil without
-	anonymous  string         // what userID says of the zero T: no user
-	index      UserIndexStore // where userID's answers are indexed; nil without
-	skipped    *session[T]    // shared by every skipped request; never changed
+	zero       []byte                                                 // the zero T as packed JSON, which a new session's empty data stands for
+	store      backend                                                // sessions.Store, as New found it
+	storeAtNew scs.Store                                              // to tell, in LoadAndSave, that it changed since
+	limits     struct{ rejected, skippedFlash, droppedFlash limiter } // of warnings any client can cause
+	userID     func(T) string                                         // WithUserID's; nil without
+	anonymous  string                                                 // what userID says of the zero T: no user
+	index      UserIndexStore                                         // where userID's answers are indexed; nil without
+	skipped    *session[T]                                            // shared by every skipped request; never changed
 }
 
 type config struct {
@@ -90,13 +91,14 @@ func WithIdleRefresh(every time.Duration) Option {
 // means scs.New(): a memory store, 24-hour lifetime and scs's cookie defaults.
 //
 // The Manager owns sm from now on: New sets sm.Codec to scsession's own
-// codec, and the Manager's LoadAndSave replaces sm.LoadAndSave. Keep using sm
-// to configure Cookie, Lifetime, IdleTimeout, Store, HashTokenInStore and
-// ErrorFunc before serving requests.
+// codec, and the Manager's LoadAndSave replaces sm.LoadAndSave. Set sm.Store
+// before New, which decides from it how sessions are saved (LoadAndSave
+// panics if it has changed since); Cookie, Lifetime, IdleTimeout,
+// HashTokenInStore and ErrorFunc may still be set until requests are served.
 //
-// New panics if T cannot be encoded as JSON, if sm was not made by scs.New,
-// or if a signing key is shorter than 32 bytes: mistakes in the program, not
-// in the input.
+// New panics if T is not a struct that JSON stores faithfully, if sm was not
+// made by scs.New, if a signing key is shorter than 32 bytes, or for options
+// that cannot work together: mistakes in the program, not in the input.
 func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if sm == nil {
 		sm = scs.New()
@@ -122,7 +124,8 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 		panic(fmt.Sprintf("scsession: WithIdleRefresh(%v) is not below the IdleTimeout (%v), so sessions in use would expire; use a fraction of it, such as the default %v", m.cfg.idleRefresh, idle, idle/10))
 	}
 	var index UserIndexStore
-	m.store, index = backendFor(sm.Store)
+	m.store, index = backendFor(sm.Store, m.cfg.userID != nil)
+	m.storeAtNew = sm.Store
 	if !m.store.atomic() {
 		m.cfg.logger.Warn(fmt.Sprintf("scsession: %T saves last-write-wins, so concurrent requests of a session can lose each other's changes and a slow request can undo a logout; use a store that compares and swaps: scs's memstore, or github.com/scsession/scsession/redisstore for Redis", sm.Store))
 	}
@@ -149,6 +152,9 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 // response is replaced by the SessionManager's ErrorFunc (by default a 500
 // and a log line), whatever the handler wrote.
 func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
+	if !sameStore(m.sessions.Store, m.storeAtNew) {
+		panic(fmt.Sprintf("scsession: sm.Store was set to %T after New, which chose how to save sessions from the store it had then; set sm.Store before calling New", m.sessions.Store))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for _, skip := range m.cfg.skip {
 			if skip(r) {
@@ -161,13 +167,13 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 			s.above = h.Clone()
 		}
 		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
-			var stale bool
-			s.token, stale = m.verify(r.Context(), value)
+			var stale, malformed bool
+			s.token, stale, malformed = m.verify(r.Context(), value)
 			s.held = s.token
 			switch {
 			case stale:
 				s.why |= resign
-			case s.token == "":
+			case malformed:
 				s.why |= rejected // expire it, or the client sends it (and is logged) again and again
 			}
 		}

@@ -3,6 +3,7 @@ package scsession
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +102,83 @@ func BenchmarkMemIndexAfterExpiry(b *testing.B) {
 		b.ReportMetric(full, "MB-full")
 		b.ReportMetric(heap()-base, "MB-after-expiry")
 		runtime.KeepAlive(x)
+	}
+}
+
+// Removed entries (logout, renewal, revocation) leave the expiry queue too,
+// not only at their session's deadline: with a 24-hour Lifetime, a day of
+// logins and logouts must not stay in memory.
+func TestMemIndexLetsGoOfRemovedEntries(t *testing.T) {
+	x := newMemIndex(memstore.NewWithCleanupInterval(0))
+	later := time.Now().Add(24 * time.Hour)
+	const n = 5000
+	for i := range n {
+		x.AddUserSession(t.Context(), fmt.Sprint("user", i), fmt.Sprint("key", i), later)
+		x.RemoveUserSession(t.Context(), fmt.Sprint("user", i), fmt.Sprint("key", i)) // logout
+	}
+	x.sweepAll()
+	x.mu.Lock()
+	users, queued := len(x.users), x.queue.Len()
+	x.mu.Unlock()
+	if users != 0 || queued > n/2 {
+		t.Fatalf("after %d logins and logouts the index holds %d users and %d queued entries; want the removed ones gone", n, users, queued)
+	}
+}
+
+// With IdleTimeout, a session idles out long before its absolute deadline,
+// which is what the memstore index is keyed by: a sweep drops the entries of
+// sessions that idled out.
+func TestMemIndexForgetsIdledOutSessions(t *testing.T) {
+	sm, ms := memSM()
+	sm.IdleTimeout = 100 * time.Millisecond
+	sm.Lifetime = time.Hour
+	m := New[user](sm, WithUserID(byName), WithLogger(discard))
+	url := serve(t, m, userApp(m))
+	for i := range 20 {
+		newClient(t).Post(fmt.Sprint(url, "/login?id=1&name=u", i))
+	}
+	time.Sleep(inFlight + 150*time.Millisecond) // past the idle timeout, and past what could be a save in flight
+	x := memIndexOf(ms)
+	x.sweepAll() // what the background sweeper does
+	x.mu.Lock()
+	users := len(x.users)
+	x.mu.Unlock()
+	if users != 0 {
+		t.Fatalf("every session idled out, yet after a sweep the memstore index holds %d users", users)
+	}
+}
+
+func sweepers() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "scsession.sweeper(")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// Only a Manager with WithUserID has a memstore index and its sweeper
+// goroutine, and the sweeper ends with its index.
+func TestSweeperGoroutinesOnlyForIndexesInUse(t *testing.T) {
+	before := sweepers()
+	func() {
+		for range 20 {
+			sm, _ := memSM()
+			New[user](sm, WithLogger(discard)) // no WithUserID: no index is ever used
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // let the goroutines start
+	if d := sweepers() - before; d > 0 {
+		t.Errorf("20 Managers without WithUserID started %d sweeper goroutines", d)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for sweepers() > before && time.Now().Before(deadline) {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d := sweepers() - before; d > 0 {
+		t.Errorf("%d sweeper goroutines still run 2s after their memstores and indexes became garbage", d)
 	}
 }

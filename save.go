@@ -8,10 +8,8 @@ import (
 	"maps"
 	"net/http"
 	"reflect"
-	"sync"
+	"runtime"
 	"time"
-
-	"github.com/alexedwards/scs/v2"
 )
 
 // maxAttempts bounds how often a compare-and-set is tried again on newer data.
@@ -106,7 +104,7 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 // which logs with the log package: then with a 500 and a line in the
 // Manager's logger, where the app's other lines go.
 func (m *Manager[T]) errorFunc(w http.ResponseWriter, r *http.Request, err error) {
-	if fn := m.sessions.ErrorFunc; fn != nil && reflect.ValueOf(fn).Pointer() != scsErrorFunc() {
+	if fn := m.sessions.ErrorFunc; fn != nil && !isSCSDefault(fn) {
 		fn(w, r, err)
 		return
 	}
@@ -114,12 +112,12 @@ func (m *Manager[T]) errorFunc(w http.ResponseWriter, r *http.Request, err error
 	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 }
 
-// scsErrorFunc is the code pointer of scs's default ErrorFunc, which only
-// scs.New knows. (Its memstore's cleanup goroutine, once per process, stays:
-// stopping it races with its start inside scs.)
-var scsErrorFunc = sync.OnceValue(func() uintptr {
-	return reflect.ValueOf(scs.New().ErrorFunc).Pointer()
-})
+// isSCSDefault reports whether fn is scs's default ErrorFunc, which scs.New
+// installs and which logs with the log package.
+func isSCSDefault(fn func(http.ResponseWriter, *http.Request, error)) bool {
+	f := runtime.FuncForPC(reflect.ValueOf(fn).Pointer())
+	return f != nil && f.Name() == "github.com/alexedwards/scs/v2.defaultErrorFunc"
+}
 
 // save writes s.env by compare-and-set against what the request read, under
 // a new token after RenewToken (retiring the old one in the same step). If
@@ -246,7 +244,7 @@ func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
 	}
 	every := idle / 10
 	if m.cfg.refreshSet {
-		every = m.cfg.idleRefresh
+		every = min(m.cfg.idleRefresh, idle/2) // New refuses more; an IdleTimeout set after New must not expire sessions in use
 	}
 	return now.Sub(s.env.touched) >= every
 }

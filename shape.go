@@ -16,16 +16,17 @@ import (
 
 // checkType returns the zero T, encoded, or panics, naming the fix, for a T
 // that the Manager cannot store faithfully: not a struct, something JSON
-// cannot encode, or an unexported field that JSON would drop without a word,
-// even between an Update and a Get of one request.
+// cannot encode or decode (a chan, a func, an interface with methods), or an
+// unexported field that JSON would drop without a word, even between an
+// Update and a Get of one request.
 func checkType[T any]() []byte {
 	var zero T
 	t := reflect.TypeFor[T]()
 	if t.Kind() != reflect.Struct {
 		panic(fmt.Sprintf("scsession: the session type must be a struct, not %v: write New[MySession], with fields for what the session holds", t))
 	}
-	if path := unexported(t, t.Name(), map[reflect.Type]bool{}); path != "" {
-		panic(fmt.Sprintf("scsession: %s is unexported, so JSON would drop it without a word; export it, or tag it `json:\"-\"` if it is not meant to be stored", path))
+	if path, why := unstorable(t, t.Name(), map[reflect.Type]bool{}); path != "" {
+		panic(fmt.Sprintf("scsession: the session type %v cannot be stored as JSON: %s %s", t, path, why))
 	}
 	b, err := encodeData(&zero)
 	if err != nil {
@@ -34,38 +35,39 @@ func checkType[T any]() []byte {
 	return b
 }
 
-// unexported returns the path to the first unexported field that JSON would
-// drop in a value of t, or "".
-func unexported(t reflect.Type, path string, seen map[reflect.Type]bool) string {
+// unstorable returns the path to the first part of a value of t that JSON
+// would not store and read back, and why, or "".
+func unstorable(t reflect.Type, path string, seen map[reflect.Type]bool) (string, string) {
 	if seen[t] || t.Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(jsonMarshaler) ||
 		t.Implements(textMarshaler) || reflect.PointerTo(t).Implements(textMarshaler) {
-		return "" // a type that encodes itself (time.Time...) knows what it keeps
+		return "", "" // a type that encodes itself (time.Time...) knows what it keeps
 	}
 	seen[t] = true
 	switch t.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return unexported(t.Elem(), path+"[]", seen)
-	case reflect.Map:
-		return unexported(t.Elem(), path+"[]", seen)
+	case reflect.Chan, reflect.Func, reflect.Complex64, reflect.Complex128, reflect.UnsafePointer:
+		return path, fmt.Sprintf("is a %v, which JSON cannot encode; tag it `json:\"-\"` or leave it out of the session", t.Kind())
+	case reflect.Interface:
+		if t.NumMethod() > 0 {
+			return path, fmt.Sprintf("is an interface with methods (%v), which JSON cannot decode into; store a concrete type", t)
+		}
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return unstorable(t.Elem(), path+"[]", seen)
 	case reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if f.Tag.Get("json") == "-" {
 				continue
 			}
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
+			embeddedStruct := f.Anonymous && f.Type.Kind() == reflect.Struct // JSON promotes its exported fields
+			if !f.IsExported() && !embeddedStruct {
+				return path + "." + f.Name, "is unexported, so JSON would drop it without a word; export it, or tag it `json:\"-\"` if it is not meant to be stored"
 			}
-			if !f.IsExported() && !(f.Anonymous && ft.Kind() == reflect.Struct) {
-				return path + "." + f.Name
-			}
-			if p := unexported(f.Type, path+"."+f.Name, seen); p != "" {
-				return p
+			if p, why := unstorable(f.Type, path+"."+f.Name, seen); p != "" {
+				return p, why
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
@@ -142,6 +144,9 @@ func (m *Manager[T]) reshaped(data []byte, v *T, derr error) error {
 	if derr != nil {
 		return fmt.Errorf("%w: %w", errShape, derr) // one line, for one log line
 	}
+	if len(data) == 0 {
+		return errCompatible // the zero T (a session holding only flashes): nothing to lose
+	}
 	j, err := unpack(nil, data)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errShape, err)
@@ -210,6 +215,9 @@ func zeroJSON(v any) bool {
 // response. A mismatch is warned about once, since the next request reads
 // the repaired data.
 func (m *Manager[T]) repair(s *session[T], cause error) {
+	if s.why&repaired != 0 {
+		return // repaired already in this request (a rebase onto the same old data): one event
+	}
 	s.why |= repaired
 	switch cause {
 	case errUnindexed:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -76,11 +77,15 @@ type backend interface {
 }
 
 // backendFor returns the backend for store, and its user index (nil if it
-// has none). It panics for a store whose index could not be trusted.
-func backendFor(store scs.Store) (backend, UserIndexStore) {
+// has none, or if indexed is false: memstore's is then not even made). It
+// panics for a store whose index could not be trusted.
+func backendFor(store scs.Store, indexed bool) (backend, UserIndexStore) {
 	ctxStore := withCtx(store)
 	switch st := store.(type) {
 	case *memstore.MemStore:
+		if !indexed {
+			return memBackend{st}, nil
+		}
 		return memBackend{st}, memIndexOf(st)
 	case SwapStore:
 		idx, _ := store.(UserIndexStore)
@@ -92,6 +97,16 @@ func backendFor(store scs.Store) (backend, UserIndexStore) {
 		panic(fmt.Sprintf("scsession: %T keeps a user index but has no CompareAndSwap, so a request in flight could save a revoked session back; implement scsession.SwapStore on it", store))
 	}
 	return lwwBackend{ctxStore}, nil
+}
+
+// sameStore reports whether a and b are the same store, as far as can be
+// told: a store of a type that cannot be compared counts as the same.
+func sameStore(a, b scs.Store) bool {
+	ta := reflect.TypeOf(a)
+	if ta != reflect.TypeOf(b) {
+		return false
+	}
+	return ta == nil || !ta.Comparable() || a == b
 }
 
 // withCtx returns store as a CtxStore: itself, or one that drops the context.

@@ -95,3 +95,18 @@ func TestMemstoreDeletesAreNotUndoneByAConcurrentSave(t *testing.T) {
 		t.Fatalf("%d of %d deletes were undone by a concurrent save", undone, tries)
 	}
 }
+
+// New's doc says Store may still be set on sm after New ("Keep using sm to
+// configure ... Store ... before serving requests"), but the backend is
+// chosen in New: sessions silently go to the store sm had then.
+func TestStoreSetAfterNewIsRefused(t *testing.T) {
+	sm := scs.New()
+	m := New[user](sm, WithLogger(discard))
+	sm.Store = newCountingStore() // after New, which chose how to save from the store it had
+	defer func() {
+		if msg := fmt.Sprint(recover()); !strings.Contains(msg, "set sm.Store before calling New") {
+			t.Fatalf("LoadAndSave with a store changed after New: panic %q, want one naming the fix", msg)
+		}
+	}()
+	m.LoadAndSave(userApp(m))
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 // userApp is a small app on a user session, the way handlers use the Manager.
@@ -661,5 +662,128 @@ func TestOnlyADeployThatLosesDataWarns(t *testing.T) {
 	err := m.reshaped(data, &v, decodeInto(&v, data))
 	if err == nil || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("the warning for a field that changed type is %q; want one line", err)
+	}
+}
+
+type storedInner struct{ X int }
+
+type (
+	embeddedPtrSession struct {
+		*storedInner
+		Name string
+	}
+	nestedChanSession struct {
+		Opt   *struct{ C chan int }
+		Items []struct{ F func() }
+	}
+	stringerValue struct{ V string }
+	ifaceSession  struct{ S fmt.Stringer }
+)
+
+func (s stringerValue) String() string { return s.V }
+
+// New refuses a T it cannot store faithfully at start-up, not at the first
+// request; or, if it accepts one, the data comes back.
+func TestNewRefusesWhatItCannotStore(t *testing.T) {
+	refused := func(fn func()) (msg string) {
+		defer func() { msg = fmt.Sprint(recover()) }()
+		fn()
+		return "<nil>"
+	}
+	t.Run("embedded pointer to an unexported struct", func(t *testing.T) {
+		var m *Manager[embeddedPtrSession]
+		if msg := refused(func() { m = New[embeddedPtrSession](nil, WithLogger(discard)) }); msg != "<nil>" {
+			return // refused at start-up: fine
+		}
+		url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				m.Update(r.Context(), func(s *embeddedPtrSession) { s.storedInner, s.Name = &storedInner{X: 7}, "ann" })
+				return
+			}
+			s := m.Get(r.Context())
+			fmt.Fprint(w, s.Name, s.storedInner != nil && s.X == 7)
+		}))
+		c := newClient(t)
+		c.Post(url)
+		if got := c.Get(url).Body; got != "anntrue" {
+			t.Fatalf("New accepted the type, and the next request reads %q; want anntrue", got)
+		}
+	})
+	t.Run("chan and func below a pointer or slice", func(t *testing.T) {
+		if msg := refused(func() { New[nestedChanSession](nil, WithLogger(discard)) }); !strings.Contains(msg, "cannot be stored") {
+			t.Fatalf("New accepted a type with a chan and a func field (below a pointer, in a slice): %s", msg)
+		}
+	})
+	t.Run("interface with methods", func(t *testing.T) {
+		var m *Manager[ifaceSession]
+		if msg := refused(func() { m = New[ifaceSession](nil, WithLogger(discard)) }); msg != "<nil>" {
+			return
+		}
+		url := serve(t, m, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost {
+				m.Update(r.Context(), func(s *ifaceSession) { s.S = stringerValue{"hi"} })
+				return
+			}
+			fmt.Fprint(w, m.Get(r.Context()).S)
+		}))
+		c := newClient(t)
+		c.Post(url)
+		if got := c.Get(url).Body; got != "hi" {
+			t.Fatalf("New accepted the type, and the next request reads %q; want hi", got)
+		}
+	})
+}
+
+// A session that holds only flashes (a visitor shown "please log in") has
+// empty data; after a deploy that only adds a field, reading it must not
+// warn: nothing was lost.
+func TestDeployThatAddsAFieldDoesNotWarnForAFlashOnlySession(t *testing.T) {
+	st := memstore.NewWithCleanupInterval(0)
+	smOld, smNew := scs.New(), scs.New()
+	smOld.Store, smNew.Store = st, st
+	old := New[profileV1](smOld, WithLogger(discard))
+	oldURL := serve(t, old, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		old.Flash(r.Context(), "info", "please log in")
+	}))
+	var events eventLog
+	var logs logBuffer
+	next := New[profileAdded](smNew, events.option(), WithLogger(logs.logger()))
+	newURL := serve(t, next, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%+v %v", next.Get(r.Context()), next.Flashes(r.Context()))
+	}))
+	c := newClient(t)
+	c.Get(oldURL)
+	r := c.Get(newURL)
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "please log in") {
+		t.Fatalf("after the deploy: %d %q", r.Status, r.Body)
+	}
+	if n := events.warnings(EventMismatch); n != 0 || strings.Contains(logs.String(), "level=WARN") {
+		t.Fatalf("a deploy that only added a field warned about a session with no data:\n%s", logs.String())
+	}
+}
+
+// Each session reshaped emits one EventMismatch (README), also on a page
+// that reads a reshaped session and shows its pending flash.
+func TestAReshapedSessionWithAFlashWarnsOnce(t *testing.T) {
+	st := memstore.NewWithCleanupInterval(0)
+	smOld, smNew := scs.New(), scs.New()
+	smOld.Store, smNew.Store = st, st
+	old := New[profileV1](smOld, WithLogger(discard))
+	oldURL := serve(t, old, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		old.Update(r.Context(), func(p *profileV1) { p.Name, p.Age = "ann", 30 })
+		old.Flash(r.Context(), "info", "saved")
+	}))
+	var events eventLog
+	next := New[profileRemoved](smNew, events.option(), WithLogger(discard))
+	newURL := serve(t, next, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%+v %v", next.Get(r.Context()), next.Flashes(r.Context()))
+	}))
+	c := newClient(t)
+	c.Get(oldURL)
+	if r := c.Get(newURL); r.Status != http.StatusOK || !strings.Contains(r.Body, "saved") {
+		t.Fatalf("after the deploy: %d %q", r.Status, r.Body)
+	}
+	if n := events.count(EventMismatch); n != 1 {
+		t.Fatalf("one reshaped session read once emitted %d EventMismatch; want 1:\n%s", n, &events)
 	}
 }

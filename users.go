@@ -57,7 +57,8 @@ func (m *Manager[T]) Sessions(ctx context.Context, user string) ([]SessionInfo, 
 		s.mu.Unlock()
 	}
 	infos := make([]SessionInfo, 0, len(stored))
-	for key, env := range stored {
+	for key, l := range stored {
+		env := l.env
 		infos = append(infos, SessionInfo{
 			ID:       sessionID(key),
 			Created:  env.created,
@@ -93,10 +94,14 @@ func (m *Manager[T]) RevokeUserSession(ctx context.Context, user, id string) err
 	if err != nil {
 		return err
 	}
-	for key, env := range stored {
-		if sessionID(key) == id {
-			return m.end(ctx, user, key, env)
+	for key, l := range stored {
+		if sessionID(key) != id {
+			continue
 		}
+		if ended, err := m.end(ctx, user, key, l); err != nil || ended {
+			return err
+		}
+		break // it ended meanwhile
 	}
 	return ErrSessionID
 }
@@ -162,37 +167,57 @@ func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (i
 		if err != nil {
 			return n, err
 		}
-		ended := 0
-		for key, env := range stored {
+		listed := 0
+		for key, l := range stored {
 			if slices.Contains(keep, key) {
 				continue
 			}
-			if err := m.end(ctx, user, key, env); err != nil {
+			listed++
+			ended, err := m.end(ctx, user, key, l)
+			if err != nil {
 				return n, err
 			}
-			ended++
+			if ended {
+				n++
+			}
 		}
-		if ended == 0 {
+		if listed == 0 {
 			return n, nil
 		}
-		n += ended
 	}
 	return n, ErrConflict
 }
 
-// end deletes the session under key and its index entry.
-func (m *Manager[T]) end(ctx context.Context, user, key string, env envelope) error {
-	m.cache.forget(env.data)
-	if err := m.store.delete(ctx, key); err != nil {
-		return fmt.Errorf("scsession: revoking session: %w", err)
+// end deletes the session under key, which a listing found holding l, and
+// its index entry, and reports whether it ended it: false if it was gone
+// already (a renewal retired the token, or a logout), which is then neither
+// counted nor announced. One that changed since the listing ends all the
+// same.
+func (m *Manager[T]) end(ctx context.Context, user, key string, l listed) (bool, error) {
+	m.cache.forget(l.env.data)
+	cur, ended, err := m.store.swap(ctx, key, l.raw, nil, time.Time{})
+	if err == nil && !ended && cur != nil {
+		err = m.store.delete(ctx, key)
+		ended = err == nil
 	}
-	m.emit(ctx, Event{Kind: EventDestroyed, Session: sessionID(key)})
-	return m.index.RemoveUserSession(ctx, user, key)
+	if err != nil {
+		return false, fmt.Errorf("scsession: revoking session: %w", err)
+	}
+	if ended {
+		m.emit(ctx, Event{Kind: EventDestroyed, Session: sessionID(key)})
+	}
+	return ended, m.index.RemoveUserSession(ctx, user, key)
+}
+
+// listed is a session as a listing of its user's found it.
+type listed struct {
+	raw []byte
+	env envelope
 }
 
 // userSessions returns the user's stored sessions, decoded, by key; entries
 // whose data now belongs to another user are left out.
-func (m *Manager[T]) userSessions(ctx context.Context, user string) (map[string]envelope, error) {
+func (m *Manager[T]) userSessions(ctx context.Context, user string) (map[string]listed, error) {
 	if m.userID == nil {
 		return nil, ErrNoUserIndex
 	}
@@ -203,10 +228,10 @@ func (m *Manager[T]) userSessions(ctx context.Context, user string) (map[string]
 	if err != nil {
 		return nil, fmt.Errorf("scsession: listing sessions of a user: %w", err)
 	}
-	out := make(map[string]envelope, len(stored))
+	out := make(map[string]listed, len(stored))
 	for key, b := range stored {
 		if env, err := decodeEnvelope(b); err == nil && env.user == user {
-			out[key] = env
+			out[key] = listed{b, env}
 		}
 	}
 	return out, nil

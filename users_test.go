@@ -1,12 +1,14 @@
 package scsession
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,5 +173,57 @@ func TestWhatWithUserIDSaysOfTheZeroSessionIsAnonymous(t *testing.T) {
 	}
 	if n, err := m.RevokeUser(t.Context(), "0"); err != nil || n != 0 {
 		t.Fatalf(`RevokeUser("0") ended %d anonymous visitors (%v); want none`, n, err)
+	}
+}
+
+// RevokeUser returns how many sessions it ended: a session renewed while it
+// runs counts once, with one EventDestroyed.
+func TestRevokeCountsARenewedSessionOnce(t *testing.T) {
+	sm, _ := memSM()
+	var (
+		mu      sync.Mutex
+		url     string
+		clients []*client
+		renewed bool
+		revoke  = &struct{}{}
+	)
+	var m *Manager[user]
+	m = New[user](sm, WithUserID(byName), WithLogger(discard), WithEvents(func(ctx context.Context, e Event) {
+		if e.Kind != EventDestroyed || ctx.Value(revoke) == nil {
+			return
+		}
+		mu.Lock()
+		if renewed {
+			mu.Unlock()
+			return
+		}
+		renewed = true
+		mu.Unlock()
+		// Revocation has listed both sessions and just ended one: the other
+		// device logs in again (a renewal) before its old token's turn.
+		for _, c := range clients {
+			if m.name(c.Cookie(url)) != e.Session {
+				c.Post(url + "/login?id=1&name=ann")
+			}
+		}
+	}))
+	url = serve(t, m, userApp(m))
+	for range 2 {
+		c := newClient(t)
+		c.Post(url + "/login?id=1&name=ann")
+		clients = append(clients, c)
+	}
+	ctx := context.WithValue(t.Context(), revoke, true)
+	n, err := m.RevokeUser(ctx, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range clients {
+		if got := c.Get(url + "/get").Body; strings.Contains(got, "ann") {
+			t.Fatalf("device %d is still logged in after RevokeUser: %q", i, got)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("RevokeUser ended the 2 sessions of a user, one of them renewed meanwhile, and returned %d; want 2", n)
 	}
 }

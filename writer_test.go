@@ -3,8 +3,12 @@ package scsession
 import (
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
 )
 
 func TestErrorFuncAnswersWithoutTheHandlersHeaders(t *testing.T) {
@@ -96,5 +100,24 @@ func TestStoreErrorsGoToTheManagersLogger(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "store down") {
 		t.Fatalf("the store error is not in the Manager's logger:\n%s", logs.String())
+	}
+}
+
+// Telling scs's default ErrorFunc from the app's starts nothing: no
+// memstore, no goroutine.
+func TestDefaultErrorFuncCheckStartsNoGoroutine(t *testing.T) {
+	cleanups := func() int {
+		buf := make([]byte, 1<<20)
+		n := runtime.Stack(buf, true)
+		return strings.Count(string(buf[:n]), "memstore.(*MemStore).startCleanup(")
+	}
+	sm := scs.New()
+	time.Sleep(20 * time.Millisecond)
+	before := cleanups()
+	if !isSCSDefault(sm.ErrorFunc) || isSCSDefault(func(http.ResponseWriter, *http.Request, error) {}) {
+		t.Fatal("scs's default ErrorFunc is not told apart from an app's")
+	}
+	if d := cleanups() - before; d > 0 {
+		t.Fatalf("the check started %d memstore cleanup goroutines", d)
 	}
 }
