@@ -1,0 +1,75 @@
+package goredisstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// renewScript moves a session to a new token: if KEYS[1] holds ARGV[1], it
+// sets KEYS[2] to ARGV[2], expiring at ARGV[3] (Unix ms), and deletes
+// KEYS[1]. It answers {1} when it did, {0} when KEYS[1] holds nothing, {0,
+// value} otherwise; an error if KEYS[2] holds a session already. Its two
+// keys are in different slots: it runs on a single node only.
+var renewScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then
+	if cur == false then return {0} end
+	return {0, cur}
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+	return redis.error_reply('goredisstore: a session is stored under the new token already')
+end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('PEXPIREAT', KEYS[2], ARGV[3])
+redis.call('DEL', KEYS[1])
+return {1}
+`)
+
+// ErrTokenTaken is returned by CompareAndRenew when Redis holds a session
+// under the brand-new token already; nothing was changed.
+var ErrTokenTaken = errors.New("goredisstore: a session is stored under the new token already")
+
+// CompareAndRenew stores b under token until expiry and deletes oldToken, if
+// Redis holds old for oldToken. Otherwise it changes nothing and returns
+// what Redis holds for oldToken, nil for nothing. It makes Store an
+// scsession.RenewStore. On a *redis.Client it is one script, one round trip;
+// on a cluster, whose slots put the two keys on different nodes, it is two
+// steps (three if the old token no longer holds old), described in the
+// package documentation.
+func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (cur []byte, renewed bool, err error) {
+	if s.single {
+		return swapReply(renewScript.Run(ctx, s.client, []string{s.prefix + oldToken, s.prefix + token}, old, b, unixMilli(expiry)))
+	}
+	return s.renewInSteps(ctx, oldToken, old, token, b, expiry)
+}
+
+// renewInSteps is CompareAndRenew with one key per step: b saved under token
+// if nothing is there, then oldToken deleted if it holds old, the save
+// undone otherwise.
+func (s *Store) renewInSteps(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) ([]byte, bool, error) {
+	err := s.client.Do(ctx, "SET", s.prefix+token, b, "PXAT", unixMilli(expiry), "NX").Err()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, ErrTokenTaken
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	cur, ok, err := s.CompareAndSwap(ctx, oldToken, old, nil, time.Time{})
+	if err == nil && ok {
+		return nil, true, nil
+	}
+	if _, undone, uerr := s.CompareAndSwap(ctx, token, b, nil, time.Time{}); uerr == nil && !undone {
+		// The new token was revoked meanwhile (a listing found it): end the
+		// old one too, so that the login stays revoked.
+		cur = nil
+		if err == nil {
+			err = s.DeleteCtx(ctx, oldToken)
+		}
+	} else if err == nil {
+		err = uerr
+	}
+	return cur, false, err
+}
