@@ -1,10 +1,14 @@
 package scsession
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
 )
 
 func TestUpdateThatChangesNothingCreatesNoSession(t *testing.T) {
@@ -34,5 +38,35 @@ func TestIdleRefreshStaysBelowAnIdleTimeoutSetAfterNew(t *testing.T) {
 		if got := c.Get(url + "/get").Body; !strings.Contains(got, "name=ann") {
 			t.Fatalf("a session read every 100ms expired after %v with IdleTimeout 300ms: %q", time.Since(start).Round(10*time.Millisecond), got)
 		}
+	}
+}
+
+// retriedSwaps is memstore behind SwapStore as a Redis client that retries
+// a command whose answer was lost: every save is applied, then answered as
+// the retry would answer it, with what the store now holds.
+type retriedSwaps struct{ *memstore.MemStore }
+
+func (r retriedSwaps) CompareAndSwap(_ context.Context, key string, old, b []byte, exp time.Time) ([]byte, bool, error) {
+	cur, ok, err := swapMem(r.MemStore, key, old, b, exp)
+	if ok && b != nil {
+		return b, false, err // applied, but the retry sees the store holding b
+	}
+	return cur, ok, err
+}
+
+// A save that the store applied but answered as a mismatch (a client's
+// retry after a lost reply) is not applied again: the Update runs once.
+func TestASaveRetriedByTheClientIsAppliedOnce(t *testing.T) {
+	sm := scs.New()
+	sm.Store = retriedSwaps{memstore.NewWithCleanupInterval(0)}
+	m := New[user](sm, WithLogger(discard))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.Post(url + "/add?item=tea")
+	if got := c.Post(url + "/add?item=jam").Body; !strings.Contains(got, "cart=[tea jam]") {
+		t.Fatalf("after two adds whose saves were retried: %q, want the cart [tea jam]", got)
+	}
+	if got := c.Get(url + "/get").Body; !strings.Contains(got, "cart=[tea jam]") {
+		t.Fatalf("the next request reads %q, want the cart [tea jam]", got)
 	}
 }

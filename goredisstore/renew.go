@@ -1,6 +1,7 @@
 package goredisstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"time"
@@ -16,6 +17,7 @@ import (
 var renewScript = redis.NewScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur ~= ARGV[1] then
+	if cur == false and redis.call('GET', KEYS[2]) == ARGV[2] then return {1} end -- a retry of a renewal that was done
 	if cur == false then return {0} end
 	return {0, cur}
 end
@@ -51,8 +53,11 @@ func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte
 // undone otherwise.
 func (s *Store) renewInSteps(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) ([]byte, bool, error) {
 	err := s.client.Do(ctx, "SET", s.prefix+token, b, "PXAT", unixMilli(expiry), "NX").Err()
-	if errors.Is(err, redis.Nil) {
-		return nil, false, ErrTokenTaken
+	if errors.Is(err, redis.Nil) { // taken, unless by this very save, retried by the client
+		if held, gerr := s.client.Get(ctx, s.prefix+token).Bytes(); gerr != nil || !bytes.Equal(held, b) {
+			return nil, false, ErrTokenTaken
+		}
+		err = nil
 	}
 	if err != nil {
 		return nil, false, err

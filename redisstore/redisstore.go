@@ -105,6 +105,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte,
 var renewScript = redis.NewScript(2, `
 local cur = redis.call('GET', KEYS[1])
 if cur ~= ARGV[1] then
+	if cur == false and redis.call('GET', KEYS[2]) == ARGV[2] then return {1} end -- a retry of a renewal that was done
 	if cur == false then return {0} end
 	return {0, cur}
 end
