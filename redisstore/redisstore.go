@@ -24,6 +24,7 @@ type Store struct {
 	pool   *redis.Pool
 	prefix string
 	users  string // prefix of the per-user index keys
+	added  string // prefix of the hashes of when each index entry was added
 }
 
 // New returns a Store on pool, with keys prefixed "scs:session:" as in scs.
@@ -38,8 +39,8 @@ func New(pool *redis.Pool) *Store {
 // scsession.WithUserID lives beside the sessions, in sorted sets under the
 // prefix with its "session:" replaced by "user:" ("scs:user:<user>").
 func NewWithPrefix(pool *redis.Pool, prefix string) *Store {
-	users := strings.TrimSuffix(prefix, "session:") + "user:"
-	return &Store{scs: scsredis.NewWithPrefix(pool, prefix), pool: pool, prefix: prefix, users: users}
+	base := strings.TrimSuffix(prefix, "session:")
+	return &Store{scs: scsredis.NewWithPrefix(pool, prefix), pool: pool, prefix: prefix, users: base + "user:", added: base + "user-added:"}
 }
 
 // Find returns the session stored under token, as scs's RedisStore does.
@@ -150,40 +151,71 @@ func swapReply(reply []any, err error) (cur []byte, swapped bool, _ error) {
 	return cur, n == 1, err
 }
 
-// addScript adds ARGV[2] to the sorted set KEYS[1] with score ARGV[1] (its
-// expiry, Unix ms), drops the members that have expired, and makes the set
-// itself expire with its last member.
-var addScript = redis.NewScript(1, `
+// A user's index is the sorted set KEYS[1] of their sessions' keys, scored
+// by expiry (Unix ms), and the hash KEYS[2] of when each was added. Each
+// script drops the members that have expired (ARGV[3] or ARGV[1] is now).
+
+// addScript adds ARGV[2] to the index with expiry ARGV[1], and makes both
+// keys expire with the last member.
+var addScript = redis.NewScript(2, `
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])) do
+	redis.call('ZREM', KEYS[1], m)
+	redis.call('HDEL', KEYS[2], m)
+end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], last[2])
+redis.call('PEXPIREAT', KEYS[2], last[2])
 return 1
 `)
 
-// listScript drops the members of the sorted set KEYS[1] that have expired
-// (ARGV[1], Unix ms) and returns those whose session (prefix ARGV[2]) Redis
+// removeScript removes ARGV[1] from the index.
+var removeScript = redis.NewScript(2, `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`)
+
+// listScript returns the members whose session (prefix ARGV[2]) Redis
 // holds, each followed by its data. A member whose session Redis does not
-// hold stays until it expires: it may be a save still in flight.
-var listScript = redis.NewScript(1, `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+// hold may be a save still in flight: it stays if it was added less than
+// ARGV[3] ms ago, and goes otherwise (its session ended before its expiry:
+// an idle timeout, a revocation elsewhere).
+var listScript = redis.NewScript(2, `
+local now = tonumber(ARGV[1])
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])) do
+	redis.call('ZREM', KEYS[1], m)
+	redis.call('HDEL', KEYS[2], m)
+end
 local out = {}
 for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 	local data = redis.call('GET', ARGV[2] .. key)
 	if data then
 		out[#out + 1] = key
 		out[#out + 1] = data
+	else
+		local added = tonumber(redis.call('HGET', KEYS[2], key))
+		if added == nil or now - added > tonumber(ARGV[3]) then
+			redis.call('ZREM', KEYS[1], key)
+			redis.call('HDEL', KEYS[2], key)
+		end
 	end
 end
 return out
 `)
 
+// inFlight is how long an index entry whose session Redis does not hold is
+// kept, as a save that may still be on its way.
+const inFlight = time.Minute
+
 // AddUserSession records that the session under key belongs to user, in
-// the sorted set "scs:user:<user>", scored by expiry. It makes Store an
+// the sorted set "scs:user:<user>", scored by expiry (and when it was added,
+// in the hash "scs:user-added:<user>"). It makes Store an
 // scsession.UserIndexStore, used by scsession.WithUserID.
 func (s *Store) AddUserSession(ctx context.Context, user, key string, expiry time.Time) error {
 	return s.do(ctx, func(c redis.Conn) error {
-		_, err := addScript.Do(c, s.users+user, expiry.UnixMilli(), key, time.Now().UnixMilli())
+		_, err := addScript.Do(c, s.users+user, s.added+user, expiry.UnixMilli(), key, time.Now().UnixMilli())
 		return err
 	})
 }
@@ -191,19 +223,22 @@ func (s *Store) AddUserSession(ctx context.Context, user, key string, expiry tim
 // RemoveUserSession forgets that the session under key belongs to user.
 func (s *Store) RemoveUserSession(ctx context.Context, user, key string) error {
 	return s.do(ctx, func(c redis.Conn) error {
-		_, err := c.Do("ZREM", s.users+user, key)
+		_, err := removeScript.Do(c, s.users+user, s.added+user, key)
 		return err
 	})
 }
 
 // UserSessions returns, by key, the data of the user's sessions that Redis
-// holds, in one round trip, and forgets the entries that have expired. The script reads
+// holds, in one round trip, and forgets the entries that have expired, and
+// those whose session ended before its expiry (an idle timeout) and that
+// were added more than a minute ago (younger ones may be a save still in
+// flight). The script reads
 // session keys it is not given as KEYS, which Redis Cluster does not allow:
 // use a single Redis (with replicas if need be).
 func (s *Store) UserSessions(ctx context.Context, user string) (map[string][]byte, error) {
 	var out map[string][]byte
 	err := s.do(ctx, func(c redis.Conn) error {
-		reply, err := redis.ByteSlices(listScript.Do(c, s.users+user, time.Now().UnixMilli(), s.prefix))
+		reply, err := redis.ByteSlices(listScript.Do(c, s.users+user, s.added+user, time.Now().UnixMilli(), s.prefix, inFlight.Milliseconds()))
 		if err != nil {
 			return err
 		}

@@ -55,3 +55,26 @@ func TestListingSessionsIsOneRoundTripWithoutScanning(t *testing.T) {
 func TestRevokeUserRacingRenewalsLeavesNoSession(t *testing.T) {
 	sessiontest.RevokeUserRacingRenewalsLeavesNoSession(t, twoApps)
 }
+
+// With IdleTimeout a session ends long before the absolute deadline its
+// index entry is scored by: a listing drops an entry whose session is gone
+// once it is older than a save in flight can be, and keeps a young one.
+func TestIndexEntriesOfEndedSessionsGoBeforeTheirDeadline(t *testing.T) {
+	srv := startRedis(t)
+	st := redisstore.New(srv.Pool())
+	ctx := t.Context()
+	deadline := time.Now().Add(24 * time.Hour)
+	st.AddUserSession(ctx, "ann", "idled-out", deadline) // its session expired at its idle timeout
+	st.AddUserSession(ctx, "ann", "in-flight", deadline) // its save is on its way
+	srv.Do("HSET", "scs:user-added:ann", "idled-out", time.Now().Add(-2*time.Minute).UnixMilli())
+	if _, err := st.UserSessions(ctx, "ann"); err != nil {
+		t.Fatal(err)
+	}
+	members, err := redis.Strings(srv.Do("ZRANGE", "scs:user:ann", 0, -1), nil)
+	if err != nil || fmt.Sprint(members) != "[in-flight]" {
+		t.Fatalf("after a listing the index holds %v (%v); want only the entry that may be a save in flight", members, err)
+	}
+	if n, _ := redis.Int(srv.Do("HLEN", "scs:user-added:ann"), nil); n != 1 {
+		t.Fatalf("the hash of when entries were added holds %d fields; want 1", n)
+	}
+}
