@@ -63,6 +63,7 @@ type Store struct {
 	client redis.UniversalClient
 	prefix string // of the session keys
 	users  string // of the per-user index keys
+	added  string // of the hashes of when each index entry was added
 	single bool   // one node: a script may touch keys of several slots
 }
 
@@ -83,6 +84,7 @@ func NewWithPrefix(client redis.UniversalClient, prefix string) *Store {
 		client: client,
 		prefix: prefix,
 		users:  strings.TrimSuffix(prefix, "session:") + "user:",
+		added:  strings.TrimSuffix(prefix, "session:") + "user-added:",
 		single: single,
 	}
 }
