@@ -19,8 +19,10 @@ const (
 	// EventDestroyed: Destroy, or a revocation (Revoke, RevokeOthers,
 	// RevokeUser, RevokeUserSession), ended the session.
 	EventDestroyed
-	// EventMismatch: the stored data no longer fits the session type (or is not
-	// scsession's at all). Fields that still fit were kept; Err says what did not.
+	// EventMismatch: the stored data was written by another version of the
+	// session type (or is not scsession's at all), and is saved in the current
+	// shape. Fields that still fit were kept; Err says what was lost, and is
+	// nil when nothing was (fields added, or removed while empty).
 	EventMismatch
 	// EventRejected: a session cookie was malformed or wrongly signed, and the
 	// request got a new session instead; the response expires a malformed
@@ -61,8 +63,8 @@ type Event struct {
 	// about it, in SessionInfo.ID and from Manager.ID: a hash that reveals
 	// neither the token nor the user. It is empty when there is no token.
 	Session string
-	// Err says what went wrong, for EventMismatch, EventRejected,
-	// EventLateChange and EventDropped.
+	// Err says what went wrong, for EventMismatch (nil when nothing was
+	// lost), EventRejected, EventLateChange and EventDropped.
 	Err error
 }
 
@@ -74,7 +76,9 @@ func WithEvents(fn func(ctx context.Context, e Event)) Option {
 
 // WithLogger sets the logger for events: warnings for mismatched data,
 // rejected cookies and lost changes, debug lines for the rest. The default
-// is slog.Default(). Store errors go to the SessionManager's ErrorFunc.
+// is slog.Default(). Store errors go to the SessionManager's ErrorFunc, or,
+// while that is scs's default (which logs with the log package), to this
+// logger, at Error.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }

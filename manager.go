@@ -38,14 +38,14 @@ type Manager[T any] struct {
 	cfg        config
 	shape      uint64 // fingerprint of T, to notice data written by another version of it
 	cache      *decodeCache[T]
-	zero       []byte                                                 // the zero T as packed JSON, which a new session's empty data stands for
-	store      backend                                                // sessions.Store, as New found it
-	storeAtNew scs.Store                                              // to tell, in LoadAndSave, that it changed since
-	limits     struct{ rejected, skippedFlash, droppedFlash limiter } // of warnings any client can cause
-	userID     func(T) string                                         // WithUserID's; nil without
-	anonymous  string                                                 // what userID says of the zero T: no user
-	index      UserIndexStore                                         // where userID's answers are indexed; nil without
-	skipped    *session[T]                                            // shared by every skipped request; never changed
+	zero       []byte                                                               // the zero T as packed JSON, which a new session's empty data stands for
+	store      backend                                                              // sessions.Store, as New found it
+	storeAtNew scs.Store                                                            // to tell, in LoadAndSave, that it changed since
+	limits     struct{ rejected, skippedFlash, droppedFlash, notRefreshed limiter } // of warnings any client can cause
+	userID     func(T) string                                                       // WithUserID's; nil without
+	anonymous  string                                                               // what userID says of the zero T: no user
+	index      UserIndexStore                                                       // where userID's answers are indexed; nil without
+	skipped    *session[T]                                                          // shared by every skipped request; never changed
 }
 
 type config struct {

@@ -76,7 +76,8 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		if err != nil && s.ops.empty() && s.why&renewed == 0 {
 			// Only an idle refresh or a repair: the page can do without it (a
 			// full store fails writes, not reads), and a later request tries again.
-			m.cfg.logger.WarnContext(ctx, "scsession: session not refreshed; it keeps its earlier expiry", slog.String("session", m.name(s.token)), slog.String("error", err.Error()))
+			m.warnLimited(ctx, &m.limits.notRefreshed, "scsession: session not refreshed; it keeps its earlier expiry",
+				slog.String("session", m.name(s.token)), slog.String("error", err.Error()))
 			err = nil
 		}
 	case s.why&(destroyed|rejected) != 0:

@@ -131,7 +131,11 @@ func (m *Manager[T]) current(ctx context.Context) (user string, own []string, er
 	if err := m.load(ctx, s); err != nil {
 		return "", nil, err
 	}
-	return s.env.user, m.ownKeys(s), nil
+	user = s.env.user
+	if user == m.anonymous {
+		user = "" // saved before the zero T's "user" meant no user
+	}
+	return user, m.ownKeys(s), nil
 }
 
 // ownKeys returns the store keys of the request's session: its token's and,
@@ -221,8 +225,8 @@ func (m *Manager[T]) userSessions(ctx context.Context, user string) (map[string]
 	if m.userID == nil {
 		return nil, ErrNoUserIndex
 	}
-	if user == "" {
-		return nil, nil
+	if user == "" || user == m.anonymous {
+		return nil, nil // the zero T's "user" is no user (sessions saved before that rule may still name it)
 	}
 	stored, err := m.index.UserSessions(ctx, user)
 	if err != nil {
