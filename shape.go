@@ -53,10 +53,17 @@ func unstorable(t reflect.Type, path string, seen map[reflect.Type]bool) (string
 	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
 		return unstorable(t.Elem(), path+"[]", seen)
 	case reflect.Struct:
+		names := map[string]string{} // JSON name → field, to find two fields JSON would both drop
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if f.Tag.Get("json") == "-" {
 				continue
+			}
+			if name := jsonName(f); name != "" && f.IsExported() {
+				if other, ok := names[name]; ok {
+					return path + "." + f.Name, fmt.Sprintf("has the JSON name %q of %s.%s too, so JSON would drop both without a word; give one another name", name, path, other)
+				}
+				names[name] = f.Name
 			}
 			embeddedStruct := f.Anonymous && f.Type.Kind() == reflect.Struct // JSON promotes its exported fields
 			if !f.IsExported() && !embeddedStruct {
@@ -68,6 +75,19 @@ func unstorable(t reflect.Type, path string, seen map[reflect.Type]bool) (string
 		}
 	}
 	return "", ""
+}
+
+// jsonName is the name encoding/json gives field f, "" for an embedded
+// struct whose fields it promotes.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "" && f.Anonymous {
+		return ""
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name
 }
 
 var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()

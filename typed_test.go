@@ -466,6 +466,12 @@ func TestNewPanicsOnProgrammerErrors(t *testing.T) {
 		{"zero SessionManager", func() { New[user](&scs.SessionManager{}) }, "scs.New()"},
 		{"short key", func() { New[user](nil, WithSigningKeys([]byte("short"))) }, "at least 32 random bytes"},
 		{"pointer type", func() { New[*user](nil) }, "must be a struct, not *scsession.user"},
+		{"two fields with one JSON name", func() {
+			New[struct {
+				Secret string `json:"Other"`
+				Other  string
+			}](nil)
+		}, `has the JSON name "Other" of`},
 		{"unexported field", func() { New[withSecret](nil) }, "withSecret.Inner.token is unexported"},
 		{"idle refresh at the idle timeout", func() {
 			sm := scs.New()
