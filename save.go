@@ -158,6 +158,7 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 		if s.old != "" {
 			// The client keeps the old token, which still holds the session: the
 			// new one must not live on, listed, with no browser holding it.
+			ctx := context.WithoutCancel(ctx) // also when the request was cancelled
 			m.store.delete(ctx, m.key(s.token))
 			m.unindexAdded(ctx, s)
 		}

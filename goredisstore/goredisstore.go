@@ -4,7 +4,10 @@
 // scsession needs to keep its guarantees: an atomic compare-and-swap save and
 // renewal (scsession.SwapStore, scsession.RenewStore), the index of each
 // user's sessions (scsession.UserIndexStore), and the request's context on
-// every call (scs.CtxStore), so a cancelled request stops waiting on Redis.
+// every call (scs.CtxStore). With the client option ContextTimeoutEnabled, a
+// request's deadline bounds its wait on Redis; a cancellation without a
+// deadline is seen between commands only. It needs Redis 6.2 or later (SET
+// ... PXAT).
 //
 // # Key layout
 //
@@ -70,7 +73,9 @@ type Store struct {
 // New returns a Store on client, with keys prefixed "scs:session:" as in
 // scs. Give the client dial, read and write timeouts (DialTimeout,
 // ReadTimeout, WriteTimeout) so that a stalled Redis fails requests rather
-// than hanging them.
+// than hanging them, and ContextTimeoutEnabled so that a request's deadline
+// does too. On a cluster, leave ReadOnly, RouteByLatency and RouteRandomly
+// off: a replica that lags could show a session that has ended.
 func New(client redis.UniversalClient) *Store {
 	return NewWithPrefix(client, "scs:session:")
 }

@@ -43,7 +43,11 @@ var ErrTokenTaken = errors.New("goredisstore: a session is stored under the new 
 // package documentation.
 func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (cur []byte, renewed bool, err error) {
 	if s.single {
-		return swapReply(renewScript.Run(ctx, s.client, []string{s.prefix + oldToken, s.prefix + token}, old, b, unixMilli(expiry)))
+		cur, renewed, err := swapReply(renewScript.Run(ctx, s.client, []string{s.prefix + oldToken, s.prefix + token}, old, b, unixMilli(expiry)))
+		if err != nil && redis.HasErrorPrefix(err, "goredisstore: a session is stored under the new token") {
+			err = ErrTokenTaken
+		}
+		return cur, renewed, err
 	}
 	return s.renewInSteps(ctx, oldToken, old, token, b, expiry)
 }
@@ -54,13 +58,24 @@ func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte
 func (s *Store) renewInSteps(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) ([]byte, bool, error) {
 	err := s.client.Do(ctx, "SET", s.prefix+token, b, "PXAT", unixMilli(expiry), "NX").Err()
 	if errors.Is(err, redis.Nil) { // taken, unless by this very save, retried by the client
-		if held, gerr := s.client.Get(ctx, s.prefix+token).Bytes(); gerr != nil || !bytes.Equal(held, b) {
+		held, gerr := s.client.Get(ctx, s.prefix+token).Bytes()
+		switch {
+		case gerr != nil:
+			return nil, false, gerr
+		case !bytes.Equal(held, b):
 			return nil, false, ErrTokenTaken
 		}
 		err = nil
 	}
 	if err != nil {
 		return nil, false, err
+	}
+	// From here on the steps run to their end whatever becomes of the request:
+	// stopping between them would leave a second session, stored and listed.
+	ctx, cancelled := context.WithoutCancel(ctx), ctx.Err()
+	if cancelled != nil {
+		s.CompareAndSwap(ctx, token, b, nil, time.Time{}) // undo: the client will never hear of the new token
+		return nil, false, cancelled
 	}
 	cur, ok, err := s.CompareAndSwap(ctx, oldToken, old, nil, time.Time{})
 	if err == nil && ok {

@@ -1,0 +1,153 @@
+//go:build retryfaults
+
+package goredisstore_test
+
+// Defects a review found in the renewal in steps (clusters, Rings) when the
+// go-redis client retries a command whose reply was lost, and in switching
+// from redisstore: they fail until issue 14 fixes them. Run them with
+// go test -tags retryfaults ./goredisstore/.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/scsession/scsession"
+	"github.com/scsession/scsession/goredisstore"
+	"github.com/scsession/scsession/internal/sessiontest"
+)
+
+// A renewal whose step 2 (delete the old token if it holds what the request
+// read) was applied but whose answer was lost, and which go-redis sent again,
+// finds the old token gone, takes it for a logout, and undoes step 1: the
+// login ends with both tokens deleted. The single-node script answers such a
+// retry as done.
+func TestRenewalInStepsSurvivesARetriedDeleteOfTheOldToken(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		ctx, prefix := t.Context(), newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		hook.lostReply("the delete of the old token, retried", rvDeleteScript(prefix+"old"), nil)
+		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if err != nil || !renewed {
+			t.Errorf("CompareAndRenew = %q, %v, %v; want renewed: Redis did renew the session", cur, renewed, err)
+		}
+		if b, found, err := store.FindCtx(ctx, "new"); !found || string(b) != "v2" {
+			t.Errorf("the new token holds %q (found %v, %v), want v2: the login was lost", b, found, err)
+		}
+	})
+}
+
+// A renewal whose old token holds a newer save undoes step 1. If the undo
+// was applied but its answer lost, go-redis's retry finds the new token
+// gone, which renewInSteps takes for a revocation: it deletes the old token,
+// and with it the other request's change and the session.
+func TestRenewalInStepsSurvivesARetriedUndo(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		ctx, prefix := t.Context(), newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		// Another request saved v1+jam after this one read v1.
+		if err := store.CommitCtx(ctx, "old", []byte("v1+jam"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		hook.lostReply("the undo of the new token, retried", rvDeleteScript(prefix+"new"), nil)
+		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if err != nil || renewed || string(cur) != "v1+jam" {
+			t.Errorf("CompareAndRenew = %q, %v, %v; want v1+jam, false, nil: what the old token holds", cur, renewed, err)
+		}
+		if b, found, err := store.FindCtx(ctx, "old"); !found || string(b) != "v1+jam" {
+			t.Errorf("the old token holds %q (found %v, %v), want v1+jam: the session was ended", b, found, err)
+		}
+	})
+}
+
+// A revocation that deletes the new token between step 1 and go-redis's
+// retry of it (its answer lost) is undone by the retry, whose SET NX finds
+// the token free: the renewal reports success and the revoked token lives.
+// The package documentation promises that "the login stays revoked".
+func TestRetriedStepOneDoesNotBringBackARevokedToken(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		ctx, prefix := t.Context(), newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		revoke := func() { // a listing found the new token and ended it
+			if err := store.DeleteCtx(context.Background(), "new"); err != nil {
+				t.Error(err)
+			}
+		}
+		hook.lostReply("the SET NX of the new token, retried after a revocation", rvCommand("SET", prefix+"new"), revoke)
+		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if b, found, _ := store.FindCtx(ctx, "new"); found {
+			t.Errorf("CompareAndRenew = %q, %v, %v, and the revoked new token holds %q again", cur, renewed, err, b)
+		}
+	})
+}
+
+// README: "Both use scs's session keys (scs:session:<token>), so switching
+// keeps sessions; the user index is rebuilt as sessions are used." The
+// index is not carried over (redisstore keeps it under scs:user:<user>,
+// goredisstore under scs:user:{<user>}), and a session the Manager read
+// with a user is taken as indexed already: requests that use it, writes
+// included, never index it again. Until its next login, the user's
+// listing misses it and RevokeUser leaves it logged in.
+func TestSessionsInUseAreIndexedAgainAfterASwitchOfStores(t *testing.T) {
+	client := newClient(t, startRedis(t).Addr)
+	prefix := newPrefix()
+	sm := scs.New()
+	sm.Store, sm.Lifetime = goredisstore.NewWithPrefix(client, prefix), time.Hour
+	m := scsession.New[sessiontest.User](sm,
+		scsession.WithLogger(slog.New(slog.DiscardHandler)),
+		scsession.WithUserID(func(u sessiontest.User) string { return u.Name }))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		m.Update(r.Context(), func(u *sessiontest.User) { u.Name = r.FormValue("name") })
+	})
+	mux.HandleFunc("POST /add", func(w http.ResponseWriter, r *http.Request) {
+		m.Update(r.Context(), func(u *sessiontest.User) { u.Cart = append(u.Cart, r.FormValue("item")) })
+	})
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, m.Get(r.Context()).Name) })
+	srv := httptest.NewServer(m.LoadAndSave(mux))
+	t.Cleanup(srv.Close)
+
+	laptop := sessiontest.NewDevice(t, "laptop")
+	laptop.Post(srv.URL + "/login?name=alice")
+	// The switch from redisstore: the session carries over, its index entry,
+	// under redisstore's key, does not.
+	if err := client.Del(t.Context(), strings.TrimSuffix(prefix, "session:")+"user:{alice}").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range []string{"tea", "jam", "bread"} { // the session in use, and saved
+		laptop.Post(srv.URL + "/add?item=" + item)
+	}
+	infos, err := m.Sessions(t.Context(), "alice")
+	if err != nil || len(infos) != 1 {
+		t.Errorf("alice's sessions after three saves: %d (%v), want her laptop's", len(infos), err)
+	}
+	if _, err := m.RevokeUser(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if who := laptop.Get(srv.URL + "/whoami").Body; who != "" {
+		t.Errorf("after RevokeUser(alice) the laptop is still logged in as %q", who)
+	}
+}

@@ -1,0 +1,295 @@
+package goredisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scsession/scsession/goredisstore"
+)
+
+// Tests from a review of goredisstore: each shows a defect, or a claim of
+// the documentation that does not hold, and fails until it is fixed.
+// rvHook is a go-redis hook that plays faults on chosen commands: each rule
+// fires on the first command it matches (a script's NOSCRIPT attempt does
+// not count), then never again.
+type rvHook struct {
+	mu    sync.Mutex
+	rules []*rvRule
+}
+type rvRule struct {
+	name  string
+	match func(args []string) bool
+	// do runs the command (or not) through next and returns its error.
+	do    func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error
+	fired bool
+}
+
+func (h *rvHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *rvHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *rvHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		args := rvArgs(cmd)
+		h.mu.Lock()
+		var rule *rvRule
+		for _, r := range h.rules {
+			if !r.fired && r.match(args) {
+				rule = r
+				break
+			}
+		}
+		h.mu.Unlock()
+		if rule == nil {
+			return next(ctx, cmd)
+		}
+		err := rule.do(ctx, cmd, next)
+		if !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			h.mu.Lock()
+			rule.fired = true
+			h.mu.Unlock()
+		}
+		return err
+	}
+}
+
+// lostReply makes the first matching command reach Redis twice, its caller
+// getting the second answer: what Redis sees, and what the caller gets, when
+// go-redis retries a command whose answer a read timeout or a dropped
+// connection lost after Redis had applied it (shouldRetry, in go-redis's
+// error.go, retries both). between, if not nil, runs between the two.
+func (h *rvHook) lostReply(name string, match func([]string) bool, between func()) {
+	h.add(&rvRule{name: name, match: match, do: func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		if err := next(ctx, cmd); redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return err
+		}
+		if between != nil {
+			between()
+		}
+		cmd.SetErr(nil)
+		return next(ctx, cmd)
+	}})
+}
+
+// after runs fn once the first matching command has been answered.
+func (h *rvHook) after(name string, match func([]string) bool, fn func()) {
+	h.add(&rvRule{name: name, match: match, do: func(ctx context.Context, cmd redis.Cmder, next redis.ProcessHook) error {
+		err := next(ctx, cmd)
+		if !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			fn()
+		}
+		return err
+	}})
+}
+
+// fail answers the first matching command with err, without sending it.
+func (h *rvHook) fail(name string, match func([]string) bool, err error) {
+	h.add(&rvRule{name: name, match: match, do: func(_ context.Context, cmd redis.Cmder, _ redis.ProcessHook) error {
+		cmd.SetErr(err)
+		return err
+	}})
+}
+func (h *rvHook) add(r *rvRule) {
+	h.mu.Lock()
+	h.rules = append(h.rules, r)
+	h.mu.Unlock()
+}
+
+// fired fails t for each rule that matched no command: the fault was not
+// played, and the test proves nothing.
+func (h *rvHook) fired(t *testing.T) {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.rules {
+		if !r.fired {
+			t.Errorf("the fault %q was not played: no command matched it", r.name)
+		}
+	}
+}
+
+// rvArgs is cmd's arguments as text.
+func rvArgs(cmd redis.Cmder) []string {
+	var out []string
+	for _, a := range cmd.Args() {
+		switch v := a.(type) {
+		case string:
+			out = append(out, v)
+		case []byte:
+			out = append(out, string(v))
+		default:
+			out = append(out, fmt.Sprint(v))
+		}
+	}
+	return out
+}
+
+// rvDeleteScript matches the compare-and-swap script deleting key (its
+// last argument, "1", asks for a delete).
+func rvDeleteScript(key string) func([]string) bool {
+	return func(args []string) bool {
+		cmd := strings.ToLower(args[0])
+		return (cmd == "evalsha" || cmd == "eval") && len(args) == 9 && args[2] == "1" && args[3] == key && args[8] == "1"
+	}
+}
+
+// rvCommand matches the command name on key.
+func rvCommand(name, key string) func([]string) bool {
+	return func(args []string) bool {
+		return len(args) > 1 && strings.EqualFold(args[0], name) && args[1] == key
+	}
+}
+
+// rvInSteps runs test on the clients with which CompareAndRenew works in
+// steps: a ClusterClient on a cluster of 3 masters and 3 replicas, and a
+// Ring (here of one shard), each with a hook of its own.
+func rvInSteps(t *testing.T, test func(t *testing.T, client redis.UniversalClient, hook *rvHook)) {
+	cl := startCluster(t)
+	srv := startRedis(t)
+	t.Run("cluster", func(t *testing.T) {
+		c, h := newClusterClient(t, cl), &rvHook{}
+		c.AddHook(h)
+		test(t, c, h)
+	})
+	t.Run("ring", func(t *testing.T) {
+		r := redis.NewRing(&redis.RingOptions{
+			Addrs:       map[string]string{"one": srv.Addr},
+			DialTimeout: redisTimeout, ReadTimeout: redisTimeout, WriteTimeout: redisTimeout,
+			DisableIdentity: true,
+		})
+		t.Cleanup(func() { r.Close() })
+		h := &rvHook{}
+		r.AddHook(h)
+		test(t, r, h)
+	})
+}
+
+var rvHour = time.Hour
+
+// A retried step 1 (SET NX) that finds the new token taken reads it back to
+// tell its own write from another's. If that read fails, the failure is
+// reported as ErrTokenTaken ("nothing was changed"), though the new token
+// holds this very renewal's write and the error was the network's.
+func TestRenewalInStepsReportsAFailedReadBackAsItsOwnError(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		ctx, prefix := t.Context(), newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		flaky := errors.New("read tcp: connection reset by peer")
+		hook.lostReply("the SET NX of the new token, retried", rvCommand("SET", prefix+"new"), nil)
+		hook.fail("the read back of the new token", rvCommand("GET", prefix+"new"), flaky)
+		_, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if renewed || errors.Is(err, goredisstore.ErrTokenTaken) || !errors.Is(err, flaky) {
+			t.Errorf("CompareAndRenew: renewed %v, %v; want the read's own error, not ErrTokenTaken", renewed, err)
+		}
+	})
+}
+
+// A request cancelled after step 1 fails step 2 and the undo alike, both
+// sent with its context: the session stays under the new token too (indexed
+// by the Manager before the write, listed as a second device until it
+// expires), though no browser holds it.
+func TestCancelledRenewalInStepsLeavesNoSecondSession(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		prefix := newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		if err := store.CommitCtx(t.Context(), "old", []byte("v1"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		hook.after("the request cancelled after step 1", rvCommand("SET", prefix+"new"), cancel)
+		_, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if renewed || !errors.Is(err, context.Canceled) {
+			t.Errorf("CompareAndRenew: renewed %v, %v; want context.Canceled", renewed, err)
+		}
+		if b, found, _ := store.FindCtx(t.Context(), "new"); found {
+			t.Errorf("the new token holds %q after a failed renewal: step 1 was not undone", b)
+		}
+	})
+}
+
+// On one node a taken token comes back as the script's error reply, a
+// redis.Error, not as ErrTokenTaken, which the documentation of
+// ErrTokenTaken promises and the renewal in steps returns.
+func TestTakenTokenIsErrTokenTakenOnEveryClient(t *testing.T) {
+	srv := startRedis(t)
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": srv.Addr}, DisableIdentity: true})
+	t.Cleanup(func() { ring.Close() })
+	for name, client := range map[string]redis.UniversalClient{"single node": newClient(t, srv.Addr), "ring": ring} {
+		t.Run(name, func(t *testing.T) {
+			ctx, store := t.Context(), prefixed(client)
+			expiry := time.Now().Add(rvHour)
+			for token, b := range map[string]string{"old": "v1", "new": "someone else's"} {
+				if err := store.CommitCtx(ctx, token, []byte(b), expiry); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+			if renewed || !errors.Is(err, goredisstore.ErrTokenTaken) {
+				t.Errorf("CompareAndRenew onto a taken token: renewed %v, %v (%T); want ErrTokenTaken", renewed, err, err)
+			}
+		})
+	}
+}
+
+// The package documentation says a cancelled request stops waiting on
+// Redis. With the options New recommends (dial, read and write timeouts) a
+// request's deadline or cancellation is seen only before a command is sent:
+// once it waits on a stalled Redis it waits the whole ReadTimeout. go-redis
+// takes a context's deadline to the socket only with ContextTimeoutEnabled,
+// and a cancellation without a deadline never.
+func TestARequestsDeadlineStopsItsWaitOnAStalledRedis(t *testing.T) {
+	const readTimeout = 2 * time.Second
+	srv := startRedis(t)
+	cases := []struct {
+		name       string
+		ctxTimeout bool // the request's context has a deadline, as under http.TimeoutHandler
+		enabled    bool // ContextTimeoutEnabled
+	}{
+		{"deadline, ContextTimeoutEnabled", true, true}, // what the documentation recommends
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			client := redis.NewClient(&redis.Options{
+				Addr:        srv.Addr,
+				DialTimeout: readTimeout, ReadTimeout: readTimeout, WriteTimeout: readTimeout,
+				ContextTimeoutEnabled: tc.enabled,
+				DisableIdentity:       true,
+			})
+			t.Cleanup(func() { client.Close() })
+			store := prefixed(client)
+			if _, _, err := store.FindCtx(t.Context(), "warm"); err != nil { // a connection, ready
+				t.Fatal(err)
+			}
+			srv.Pause()
+			defer srv.Resume()
+			var ctx context.Context
+			var cancel context.CancelFunc
+			if tc.ctxTimeout {
+				ctx, cancel = context.WithTimeout(t.Context(), 100*time.Millisecond)
+			} else {
+				ctx, cancel = context.WithCancel(t.Context())
+				time.AfterFunc(100*time.Millisecond, cancel)
+			}
+			defer cancel()
+			start := time.Now()
+			_, _, err := store.FindCtx(ctx, "token")
+			if took := time.Since(start); took > time.Second {
+				t.Errorf("FindCtx on a stalled Redis returned %v after %v, though its request ended after 100ms", err, took.Round(time.Millisecond))
+			}
+		})
+	}
+}
