@@ -196,10 +196,7 @@ func (x *memIndex) AddUserSession(_ context.Context, user, key string, at time.T
 		x.live++
 	}
 	x.users[user][key] = memEntry{expiry: at, added: now}
-	heap.Push(&x.queue, expiry{at: at, user: user, key: key})
-	if len(x.queue) > 4*x.live+4096 { // removed entries pile up in the queue: drop them
-		x.compact()
-	}
+	heap.Push(&x.queue, expiry{at: at, user: user, key: key}) // removed ones leave it at the sweeper's compact
 	return nil
 }
 
