@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -17,10 +16,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/gomodule/redigo/redis"
 
 	"github.com/scsession/scsession"
-	"github.com/scsession/scsession/redisstore"
 )
 
 //go:embed templates/*.html
@@ -45,7 +42,7 @@ type Session struct {
 
 // config is what newApp needs; main fills it from flags and environment.
 type config struct {
-	RedisAddr string   // empty: a memory store
+	RedisAddr string   // -redis: host:port, nodes of a cluster, or a URL (redis.go); empty: a memory store
 	Secure    bool     // Secure cookies, for serving behind TLS
 	Keys      [][]byte // signing keys, newest first; nil: one random key
 	Logger    *slog.Logger
@@ -59,16 +56,17 @@ type app struct {
 	router   chi.Router
 	logger   *slog.Logger
 	now      func() time.Time
+	store    string // where the sessions live, for the log
 	close    func() error
 }
 
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
 
-// Close releases the Redis pool, if there is one.
+// Close releases the Redis pool or client, if there is one.
 func (a *app) Close() error { return a.close() }
 
 func newApp(cfg config) (*app, error) {
-	a := &app{logger: cfg.Logger, now: cfg.Now, close: func() error { return nil }}
+	a := &app{logger: cfg.Logger, now: cfg.Now, store: "memory", close: func() error { return nil }}
 	if a.logger == nil {
 		a.logger = slog.Default()
 	}
@@ -87,12 +85,11 @@ func newApp(cfg config) (*app, error) {
 		sm.Cookie.Secure = true
 	}
 	if cfg.RedisAddr != "" {
-		pool, err := redisPool(cfg.RedisAddr)
+		r, err := openRedis(cfg.RedisAddr)
 		if err != nil {
 			return nil, err
 		}
-		sm.Store = redisstore.New(pool)
-		a.close = pool.Close
+		sm.Store, a.store, a.close = r.store, r.name, r.close
 	}
 
 	keys := cfg.Keys
@@ -116,30 +113,6 @@ func newApp(cfg config) (*app, error) {
 	}
 	a.routes()
 	return a, nil
-}
-
-// redisPool connects to Redis with bounded connect, read and write times, so
-// that a stalled Redis fails requests instead of hanging them, and checks
-// that it answers.
-func redisPool(addr string) (*redis.Pool, error) {
-	pool := &redis.Pool{
-		MaxIdle:     16,
-		IdleTimeout: 4 * time.Minute,
-		Dial: func() (redis.Conn, error) {
-			return redis.Dial("tcp", addr,
-				redis.DialConnectTimeout(time.Second),
-				redis.DialReadTimeout(time.Second),
-				redis.DialWriteTimeout(time.Second))
-		},
-	}
-	c := pool.Get()
-	_, err := c.Do("PING")
-	c.Close()
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("redis at %s: %w", addr, err)
-	}
-	return pool, nil
 }
 
 func (a *app) routes() {

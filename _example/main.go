@@ -7,6 +7,12 @@
 //
 //	go run ./_example                        # memory store, http://127.0.0.1:8080/
 //	go run ./_example -redis 127.0.0.1:6379  # sessions in Redis (or REDIS_ADDR)
+//	go run ./_example -redis 10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379  # in a Redis Cluster
+//	go run ./_example -redis redis://:secret@127.0.0.1:6379/0          # a URL, as go-redis parses it
+//
+// One host:port is reached with redigo and scsession/redisstore; a list of
+// cluster nodes or a URL with go-redis and scsession/goredisstore (a URL
+// with addr= parameters naming more nodes is a cluster too).
 //
 // Several instances share sessions when they use the same Redis and the same
 // SESSION_KEYS (comma-separated base64 keys of at least 32 bytes each, newest
@@ -31,7 +37,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
-	redisAddr := flag.String("redis", os.Getenv("REDIS_ADDR"), "Redis `host:port` for the sessions (default $REDIS_ADDR; empty means a memory store)")
+	redisAddr := flag.String("redis", os.Getenv("REDIS_ADDR"), "the Redis for the sessions: `host:port`, a comma-separated list of cluster nodes, or a redis:// URL (default $REDIS_ADDR; empty means a memory store)")
 	secure := flag.Bool("secure", false, "mark cookies Secure, for serving behind TLS")
 	flag.Parse()
 
@@ -68,11 +74,7 @@ func run(addr, redisAddr string, secure bool, logger *slog.Logger) error {
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	store := "memory"
-	if redisAddr != "" {
-		store = "redis " + redisAddr
-	}
-	logger.Info("serving", "store", store, "secure", secure)
+	logger.Info("serving", "store", app.store, "secure", secure)
 	// The URL goes to stdout on a line of its own, for people and for the e2e tests.
 	fmt.Printf("scsession example: http://%s/\n", l.Addr())
 

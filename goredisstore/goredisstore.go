@@ -85,6 +85,9 @@ func New(client redis.UniversalClient) *Store {
 // prefix with its "session:" replaced by "user:" ("scs:user:{<user>}").
 func NewWithPrefix(client redis.UniversalClient, prefix string) *Store {
 	_, single := client.(*redis.Client)
+	if cc, ok := client.(*redis.ClusterClient); ok {
+		cc.AddHook(reloadOnConnError{cc})
+	}
 	return &Store{
 		client: client,
 		prefix: prefix,
