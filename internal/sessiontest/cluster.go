@@ -144,7 +144,9 @@ func (c *Cluster) Masters() []string {
 		}
 		for _, line := range strings.Split(nodes, "\n") {
 			f := strings.Fields(line)
-			if len(f) < 3 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
+			// id addr flags master ping pong epoch link slots...: a master that serves
+			// no slots yet (a replica just after the cluster was made) is no master.
+			if len(f) < 9 || !strings.Contains(f[2], "master") || strings.Contains(f[2], "fail") {
 				continue
 			}
 			addr, _, _ := strings.Cut(f[1], "@") // 127.0.0.1:port@busport
