@@ -57,6 +57,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scsession/scsession/internal/redislua"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -140,26 +142,8 @@ func unixMilli(expiry time.Time) int64 {
 	return max(expiry.UnixMilli(), 1)
 }
 
-// swapScript sets KEYS[1] to ARGV[2], expiring at ARGV[3] (Unix ms), or
-// deletes it when ARGV[5] is "1", if it holds ARGV[1] (or, when ARGV[4] is
-// "0", if it holds nothing). It answers {1} when it did, {0} when the key
-// holds nothing, {0, value} otherwise.
-var swapScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-local expected
-if ARGV[4] == '1' then expected = ARGV[1] else expected = false end
-if cur == expected then
-	if ARGV[5] == '1' then
-		redis.call('DEL', KEYS[1])
-	else
-		redis.call('SET', KEYS[1], ARGV[2])
-		redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-	end
-	return {1}
-end
-if cur == false then return {0} end
-return {0, cur}
-`)
+// swapScript is redislua.Swap: SwapStore's CompareAndSwap on one key.
+var swapScript = redis.NewScript(redislua.Swap)
 
 // CompareAndSwap stores b under token until expiry (a nil b deletes) if
 // Redis holds old for it (nil old: nothing), in one round trip. Otherwise

@@ -6,29 +6,14 @@ import (
 	"errors"
 	"time"
 
+	"github.com/scsession/scsession/internal/redislua"
+
 	"github.com/redis/go-redis/v9"
 )
 
-// renewScript moves a session to a new token: if KEYS[1] holds ARGV[1], it
-// sets KEYS[2] to ARGV[2], expiring at ARGV[3] (Unix ms), and deletes
-// KEYS[1]. It answers {1} when it did, {0} when KEYS[1] holds nothing, {0,
-// value} otherwise; an error if KEYS[2] holds a session already. Its two
-// keys are in different slots: it runs on a single node only.
-var renewScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur ~= ARGV[1] then
-	if cur == false and redis.call('GET', KEYS[2]) == ARGV[2] then return {1} end -- a retry of a renewal that was done
-	if cur == false then return {0} end
-	return {0, cur}
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-	return redis.error_reply('goredisstore: a session is stored under the new token already')
-end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('PEXPIREAT', KEYS[2], ARGV[3])
-redis.call('DEL', KEYS[1])
-return {1}
-`)
+// renewScript is redislua.Renew: a renewal in one round trip, on a single
+// node only (its two keys are in different slots).
+var renewScript = redis.NewScript(redislua.Renew)
 
 // ErrTokenTaken is returned by CompareAndRenew when Redis holds a session
 // under the brand-new token already; nothing was changed.
@@ -44,7 +29,7 @@ var ErrTokenTaken = errors.New("goredisstore: a session is stored under the new 
 func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (cur []byte, renewed bool, err error) {
 	if s.single {
 		cur, renewed, err := swapReply(renewScript.Run(ctx, s.client, []string{s.prefix + oldToken, s.prefix + token}, old, b, unixMilli(expiry)))
-		if err != nil && redis.HasErrorPrefix(err, "goredisstore: a session is stored under the new token") {
+		if err != nil && redis.HasErrorPrefix(err, redislua.TokenTaken) {
 			err = ErrTokenTaken
 		}
 		return cur, renewed, err

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scsession/scsession/internal/redislua"
+
 	scsredis "github.com/alexedwards/scs/redisstore"
 	"github.com/gomodule/redigo/redis"
 )
@@ -58,26 +60,8 @@ func (s *Store) Delete(token string) error { return s.scs.Delete(token) }
 // large database).
 func (s *Store) All() (map[string][]byte, error) { return s.scs.All() }
 
-// swapScript sets KEYS[1] to ARGV[2], expiring at ARGV[3] (Unix ms), or
-// deletes it when ARGV[5] is "1", if it holds ARGV[1] (or, when ARGV[4] is
-// "0", if it holds nothing). It answers {1} when it did, {0} when the key
-// holds nothing, {0, value} otherwise.
-var swapScript = redis.NewScript(1, `
-local cur = redis.call('GET', KEYS[1])
-local expected
-if ARGV[4] == '1' then expected = ARGV[1] else expected = false end
-if cur == expected then
-	if ARGV[5] == '1' then
-		redis.call('DEL', KEYS[1])
-	else
-		redis.call('SET', KEYS[1], ARGV[2])
-		redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-	end
-	return {1}
-end
-if cur == false then return {0} end
-return {0, cur}
-`)
+// swapScript is redislua.Swap: SwapStore's CompareAndSwap in one round trip.
+var swapScript = redis.NewScript(1, redislua.Swap)
 
 // CompareAndSwap stores b under token until expiry (a nil b deletes) if
 // Redis holds old for it (nil old: nothing), in one round trip. Otherwise
@@ -99,25 +83,8 @@ func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte,
 	return cur, swapped, err
 }
 
-// renewScript moves a session to a new token: if KEYS[1] holds ARGV[1], it
-// sets KEYS[2] to ARGV[2], expiring at ARGV[3] (Unix ms), and deletes
-// KEYS[1]. It answers {1} when it did, {0} when KEYS[1] holds nothing, {0,
-// value} otherwise; an error if KEYS[2] holds a session already.
-var renewScript = redis.NewScript(2, `
-local cur = redis.call('GET', KEYS[1])
-if cur ~= ARGV[1] then
-	if cur == false and redis.call('GET', KEYS[2]) == ARGV[2] then return {1} end -- a retry of a renewal that was done
-	if cur == false then return {0} end
-	return {0, cur}
-end
-if redis.call('EXISTS', KEYS[2]) == 1 then
-	return redis.error_reply('redisstore: a session is stored under the new token already')
-end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('PEXPIREAT', KEYS[2], ARGV[3])
-redis.call('DEL', KEYS[1])
-return {1}
-`)
+// renewScript is redislua.Renew: a renewal in one round trip.
+var renewScript = redis.NewScript(2, redislua.Renew)
 
 // CompareAndRenew stores b under token until expiry and deletes oldToken, if
 // Redis holds old for oldToken, in one round trip: a login (RenewToken) costs
