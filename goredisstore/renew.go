@@ -3,6 +3,7 @@ package goredisstore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"time"
 
@@ -37,6 +38,29 @@ func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte
 	return s.renewInSteps(ctx, oldToken, old, token, b, expiry)
 }
 
+// deleteScript deletes KEYS[1] if it holds ARGV[1], and then leaves the
+// mark ARGV[2] in KEYS[2] for a minute, so that a client's retry of this
+// very delete, finding the key gone and the mark there, is told it was done.
+// KEYS[2] is "{KEYS[1]}:deleted": the key's own slot.
+var deleteScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+	redis.call('DEL', KEYS[1])
+	redis.call('SET', KEYS[2], ARGV[2], 'PX', 60000)
+	return {1}
+end
+if cur == false and redis.call('GET', KEYS[2]) == ARGV[2] then return {1} end
+if cur == false then return {0} end
+return {0, cur}
+`)
+
+// deleteOnce is CompareAndSwap(token, old, nil) that a client may retry
+// after a lost reply without being told that the key was gone already.
+func (s *Store) deleteOnce(ctx context.Context, token string, old []byte, attempt string) ([]byte, bool, error) {
+	key := s.prefix + token
+	return swapReply(deleteScript.Run(ctx, s.client, []string{key, "{" + key + "}:deleted"}, old, attempt))
+}
+
 // renewInSteps is CompareAndRenew with one key per step: b saved under token
 // if nothing is there, then oldToken deleted if it holds old, the save
 // undone otherwise.
@@ -62,11 +86,12 @@ func (s *Store) renewInSteps(ctx context.Context, oldToken string, old []byte, t
 		s.CompareAndSwap(ctx, token, b, nil, time.Time{}) // undo: the client will never hear of the new token
 		return nil, false, cancelled
 	}
-	cur, ok, err := s.CompareAndSwap(ctx, oldToken, old, nil, time.Time{})
+	attempt := rand.Text() // names this renewal's deletes, so that a client's retry of one is known as done
+	cur, ok, err := s.deleteOnce(ctx, oldToken, old, attempt)
 	if err == nil && ok {
 		return nil, true, nil
 	}
-	if _, undone, uerr := s.CompareAndSwap(ctx, token, b, nil, time.Time{}); uerr == nil && !undone {
+	if _, undone, uerr := s.deleteOnce(ctx, token, b, attempt); uerr == nil && !undone {
 		// The new token was revoked meanwhile (a listing found it): end the
 		// old one too, so that the login stays revoked.
 		cur = nil

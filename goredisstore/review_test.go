@@ -131,12 +131,12 @@ func rvArgs(cmd redis.Cmder) []string {
 	return out
 }
 
-// rvDeleteScript matches the compare-and-swap script deleting key (its
-// last argument, "1", asks for a delete).
-func rvDeleteScript(key string) func([]string) bool {
+// rvDeleteOnce matches the script of a renewal's delete on key, which
+// leaves a mark so that a retry of it is known as done.
+func rvDeleteOnce(key string) func([]string) bool {
 	return func(args []string) bool {
 		cmd := strings.ToLower(args[0])
-		return (cmd == "evalsha" || cmd == "eval") && len(args) == 9 && args[2] == "1" && args[3] == key && args[8] == "1"
+		return (cmd == "evalsha" || cmd == "eval") && len(args) == 7 && args[2] == "2" && args[3] == key
 	}
 }
 
@@ -292,4 +292,54 @@ func TestARequestsDeadlineStopsItsWaitOnAStalledRedis(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A renewal whose step 2 (delete the old token if it holds what the request
+// read) was applied but whose answer was lost, and which go-redis sent again,
+// finds the old token gone, takes it for a logout, and undoes step 1: the
+// login ends with both tokens deleted. The single-node script answers such a
+// retry as done.
+func TestRenewalInStepsSurvivesARetriedDeleteOfTheOldToken(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		ctx, prefix := t.Context(), newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		hook.lostReply("the delete of the old token, retried", rvDeleteOnce(prefix+"old"), nil)
+		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if err != nil || !renewed {
+			t.Errorf("CompareAndRenew = %q, %v, %v; want renewed: Redis did renew the session", cur, renewed, err)
+		}
+		if b, found, err := store.FindCtx(ctx, "new"); !found || string(b) != "v2" {
+			t.Errorf("the new token holds %q (found %v, %v), want v2: the login was lost", b, found, err)
+		}
+	})
+}
+
+// A renewal whose old token holds a newer save undoes step 1. If the undo
+// was applied but its answer lost, go-redis's retry finds the new token
+// gone, which renewInSteps takes for a revocation: it deletes the old token,
+// and with it the other request's change and the session.
+func TestRenewalInStepsSurvivesARetriedUndo(t *testing.T) {
+	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
+		ctx, prefix := t.Context(), newPrefix()
+		store := goredisstore.NewWithPrefix(client, prefix)
+		expiry := time.Now().Add(rvHour)
+		// Another request saved v1+jam after this one read v1.
+		if err := store.CommitCtx(ctx, "old", []byte("v1+jam"), expiry); err != nil {
+			t.Fatal(err)
+		}
+		hook.lostReply("the undo of the new token, retried", rvDeleteOnce(prefix+"new"), nil)
+		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
+		hook.fired(t)
+		if err != nil || renewed || string(cur) != "v1+jam" {
+			t.Errorf("CompareAndRenew = %q, %v, %v; want v1+jam, false, nil: what the old token holds", cur, renewed, err)
+		}
+		if b, found, err := store.FindCtx(ctx, "old"); !found || string(b) != "v1+jam" {
+			t.Errorf("the old token holds %q (found %v, %v), want v1+jam: the session was ended", b, found, err)
+		}
+	})
 }
