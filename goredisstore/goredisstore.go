@@ -41,14 +41,17 @@
 // CompareAndRenew moves a session from one key to another, and the two keys
 // are in different slots. On a *redis.Client it is one script, one round
 // trip. On any other client (a ClusterClient, a Ring) it takes two or three
-// steps, each on one key: SET the new key if nothing is there, then delete
-// the old key if it still holds what the request read; if it does not, the
-// first step is undone (deleted if it still holds what it wrote). Between
-// the steps both keys hold the session, but no client knows the new token
-// yet: its cookie goes out with the response. If the new key was revoked
-// meanwhile (a listing found it), the old one is deleted too, so the login
-// stays revoked. A login then costs 3 round trips on a cluster (the read,
-// the SET, the compare-and-delete), 2 on one node.
+// steps, each a script on one slot: write the new key if nothing is there,
+// then delete the old key if it still holds what the request read; if it
+// does not, the first step is undone (deleted if it still holds what it
+// wrote). Each step leaves a mark for a minute in its key's own slot
+// ("{<key>}:written", "{<key>}:deleted"), named for the renewal, so that
+// go-redis's retry of a step whose answer was lost is told what it did.
+// Between the steps both keys hold the session, but no client knows the new
+// token yet: its cookie goes out with the response. If the new key was
+// revoked meanwhile (a listing found it), the old one is deleted too, so the
+// login stays revoked. A login then costs 3 round trips on a cluster (the
+// read, the write, the compare-and-delete), 2 on one node.
 package goredisstore
 
 import (

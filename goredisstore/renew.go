@@ -1,7 +1,6 @@
 package goredisstore
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -38,6 +37,23 @@ func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte
 	return s.renewInSteps(ctx, oldToken, old, token, b, expiry)
 }
 
+// writeScript sets KEYS[1] to ARGV[1], expiring at ARGV[2] (Unix ms), if it
+// holds nothing, and then leaves the mark ARGV[3] in KEYS[2] for a minute.
+// It answers 1 when it wrote, 0 when the key was taken, and, to a client's
+// retry of this very write (the mark is there), 1 if the key still holds
+// ARGV[1] and 2 if it was deleted since (a revocation). KEYS[2] is
+// "{KEYS[1]}:written": the key's own slot.
+var writeScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) == ARGV[3] then
+	if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+	return 2
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', 60000)
+return 1
+`)
+
 // deleteScript deletes KEYS[1] if it holds ARGV[1], and then leaves the
 // mark ARGV[2] in KEYS[2] for a minute, so that a client's retry of this
 // very delete, finding the key gone and the mark there, is told it was done.
@@ -65,19 +81,16 @@ func (s *Store) deleteOnce(ctx context.Context, token string, old []byte, attemp
 // if nothing is there, then oldToken deleted if it holds old, the save
 // undone otherwise.
 func (s *Store) renewInSteps(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) ([]byte, bool, error) {
-	err := s.client.Do(ctx, "SET", s.prefix+token, b, "PXAT", unixMilli(expiry), "NX").Err()
-	if errors.Is(err, redis.Nil) { // taken, unless by this very save, retried by the client
-		held, gerr := s.client.Get(ctx, s.prefix+token).Bytes()
-		switch {
-		case gerr != nil:
-			return nil, false, gerr
-		case !bytes.Equal(held, b):
-			return nil, false, ErrTokenTaken
-		}
-		err = nil
-	}
-	if err != nil {
+	attempt := rand.Text() // names this renewal's steps, so that a client's retry of one is known as done
+	key := s.prefix + token
+	written, err := writeScript.Run(ctx, s.client, []string{key, "{" + key + "}:written"}, b, unixMilli(expiry), attempt).Int()
+	switch {
+	case err != nil:
 		return nil, false, err
+	case written == 0:
+		return nil, false, ErrTokenTaken
+	case written == 2: // revoked since this very write, which the client retried: the login stays revoked
+		return nil, false, s.DeleteCtx(context.WithoutCancel(ctx), oldToken)
 	}
 	// From here on the steps run to their end whatever becomes of the request:
 	// stopping between them would leave a second session, stored and listed.
@@ -86,7 +99,6 @@ func (s *Store) renewInSteps(ctx context.Context, oldToken string, old []byte, t
 		s.CompareAndSwap(ctx, token, b, nil, time.Time{}) // undo: the client will never hear of the new token
 		return nil, false, cancelled
 	}
-	attempt := rand.Text() // names this renewal's deletes, so that a client's retry of one is known as done
 	cur, ok, err := s.deleteOnce(ctx, oldToken, old, attempt)
 	if err == nil && ok {
 		return nil, true, nil
