@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/scsession/scsession/internal/sessiontest"
 )
 
 // TestBrowserFlow is what a first-time user does: log in wrong then right,
@@ -50,6 +51,18 @@ func TestBrowserFlowTwoInstancesOnRedis(t *testing.T) {
 	keys := "SESSION_KEYS=" + base64.StdEncoding.EncodeToString([]byte("e2e-new-key-0123456789abcdefghij")) +
 		"," + base64.StdEncoding.EncodeToString([]byte("e2e-old-key-0123456789abcdefghij"))
 	env := []string{keys, "REDIS_ADDR=" + redis}
+	a, b := startApp(t, env), startApp(t, env)
+	userFlow(t, newUser(t, ctx, a, b))
+}
+
+// TestBrowserFlowTwoInstancesOnACluster is the same flow with the two
+// instances on a Redis Cluster of the test's own (3 masters, 3 replicas),
+// given as a list of its nodes: the example then uses goredisstore.
+func TestBrowserFlowTwoInstancesOnACluster(t *testing.T) {
+	ctx := newBrowser(t)
+	cluster := sessiontest.StartCluster(t)
+	keys := "SESSION_KEYS=" + base64.StdEncoding.EncodeToString([]byte("e2e-new-key-0123456789abcdefghij"))
+	env := []string{keys, "REDIS_ADDR=" + strings.Join(cluster.Addrs(), ",")}
 	a, b := startApp(t, env), startApp(t, env)
 	userFlow(t, newUser(t, ctx, a, b))
 }
