@@ -20,7 +20,9 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/gomodule/redigo/redis"
 
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/scsession/scsession"
+	"github.com/scsession/scsession/goredisstore"
 	"github.com/scsession/scsession/internal/benchsession"
 	"github.com/scsession/scsession/internal/sessiontest"
 	casredis "github.com/scsession/scsession/redisstore"
@@ -247,7 +249,7 @@ func newBenchApp(tb testing.TB, impl string, sm *scs.SessionManager, store *benc
 			sm.Put(ctx, "prefs", u.Prefs)
 			w.Write(benchOK)
 		})
-	case "scsession", "scsession-lww":
+	case "scsession", "scsession-lww", "scsession-goredis":
 		m := scsession.New[benchUser](sm)
 		r.Use(m.LoadAndSave)
 		r.Get("/read", func(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +326,7 @@ var (
 	benchStores = []string{"mem", "redis"}
 	benchIdle   = []string{"off", "on"}
 	benchOps    = []string{"read", "write", "none", "renew"}
-	benchImpls  = []string{"floor", "scs", "scsession-lww", "scsession"}
+	benchImpls  = []string{"floor", "scs", "scsession-lww", "scsession", "scsession-goredis"}
 )
 
 // benchIdleTimeout is the IdleTimeout of the idle=on variants: scsession
@@ -336,10 +338,13 @@ func BenchmarkRequest(b *testing.B) {
 		b.Run("store="+store, func(b *testing.B) {
 			newStore := func(string) scs.Store { return memstore.NewWithCleanupInterval(0) }
 			if store == "redis" {
-				pool := redisPool(b)
+				pool, client := redisPool(b)
 				newStore = func(impl string) scs.Store {
-					if impl == "scsession" {
+					switch impl {
+					case "scsession":
 						return casredis.New(pool)
+					case "scsession-goredis":
+						return goredisstore.New(client)
 					}
 					return redisstore.New(pool)
 				}
@@ -351,7 +356,7 @@ func BenchmarkRequest(b *testing.B) {
 				}
 				for _, op := range benchOps {
 					for _, impl := range benchImpls {
-						if impl == "scsession-lww" && op != "write" {
+						if (impl == "scsession-lww" && op != "write") || (impl == "scsession-goredis" && store != "redis") {
 							continue
 						}
 						name := "idle=" + idle + "/op=" + op + "/impl=" + impl
@@ -483,7 +488,7 @@ func BenchmarkReadManySessions(b *testing.B) {
 // Redis: scs's pipelined MULTI/SET/PEXPIREAT/EXEC, and scsession's
 // compare-and-swap script (EVALSHA), with the session's size.
 func BenchmarkRedisSave(b *testing.B) {
-	pool := redisPool(b)
+	pool, _ := redisPool(b)
 	val := make([]byte, 149)
 	expiry := time.Now().Add(time.Hour)
 	b.Run("impl=multi", func(b *testing.B) {
@@ -507,12 +512,16 @@ func BenchmarkRedisSave(b *testing.B) {
 
 // redisPool starts a redis-server of the benchmark's own and returns a pool
 // on it with the README's timeouts, closed when the benchmark ends.
-func redisPool(tb testing.TB) *redis.Pool {
+// redisPool starts a redis-server of the benchmark's own and returns a
+// redigo pool and a go-redis client on it, with the same timeouts.
+func redisPool(tb testing.TB) (*redis.Pool, *goredis.Client) {
 	addr := sessiontest.StartRedis(tb).Addr
 	pool := &redis.Pool{MaxIdle: 16, Dial: func() (redis.Conn, error) {
 		return redis.Dial("tcp", addr, redis.DialConnectTimeout(500*time.Millisecond),
 			redis.DialReadTimeout(500*time.Millisecond), redis.DialWriteTimeout(500*time.Millisecond))
 	}}
-	tb.Cleanup(func() { pool.Close() })
-	return pool
+	client := goredis.NewClient(&goredis.Options{Addr: addr, PoolSize: 16, DialTimeout: 500 * time.Millisecond,
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, ContextTimeoutEnabled: true, DisableIdentity: true})
+	tb.Cleanup(func() { pool.Close(); client.Close() })
+	return pool, client
 }
