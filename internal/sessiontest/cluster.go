@@ -215,7 +215,7 @@ func clusterPorts(tb testing.TB, n int) []int {
 		if tries > 1000 {
 			tb.Fatal("found no free ports for a Redis Cluster on 127.0.0.1")
 		}
-		port := 20000 + rand.IntN(20000)
+		port := 20000 + rand.IntN(2700) // and its bus port+10000 below 32768: see freePort
 		a, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue

@@ -2,6 +2,7 @@ package sessiontest
 
 import (
 	"bufio"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -44,12 +45,7 @@ func NewRedis(tb testing.TB, args ...string) *Redis {
 		}
 		tb.Skip("redis-server is not installed; to run the Redis tests: apt-get install -y redis-server")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(tb, 10000, 20000)
 	s := &Redis{tb: tb, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), dir: tb.TempDir(), args: args}
 	tb.Cleanup(s.Stop)
 	return s
@@ -115,3 +111,21 @@ func (s *Redis) Pause() { s.cmd.Process.Signal(syscall.SIGSTOP) }
 
 // Resume undoes Pause.
 func (s *Redis) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// freePort returns a port in [from, to) that is free on 127.0.0.1. Test
+// servers take ports below the kernel's ephemeral range (32768 and up on
+// Linux): a port the kernel handed out is free only until it hands it out
+// again, to an outgoing connection (a cluster's nodes make many), before the
+// server binds it.
+func freePort(tb testing.TB, from, to int) int {
+	tb.Helper()
+	for range 1000 {
+		port := from + rand.IntN(to-from)
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			l.Close()
+			return port
+		}
+	}
+	tb.Fatalf("found no free port in [%d, %d) on 127.0.0.1", from, to)
+	return 0
+}
