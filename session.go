@@ -61,7 +61,7 @@ const (
 	repaired                     // data rewritten in T's current shape, or given its user
 	destroyed                    // Destroy: expire the cookie unless a new session follows
 	resign                       // the cookie was signed with an older key
-	rejected                     // the cookie was malformed or wrongly signed: expire it
+	rejected                     // the cookie was malformed: expire it (a wrongly signed one may be another instance's)
 )
 
 // ops are a request's changes, kept so that they can be applied again to

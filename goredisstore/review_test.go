@@ -131,6 +131,19 @@ func rvArgs(cmd redis.Cmder) []string {
 	return out
 }
 
+// rvStoreHolding returns a store on client, with a prefix of its own, whose
+// token "old" holds data, and the expiry the renewals give.
+func rvStoreHolding(t *testing.T, client redis.UniversalClient, data string) (*goredisstore.Store, string, time.Time) {
+	t.Helper()
+	prefix := newPrefix()
+	store := goredisstore.NewWithPrefix(client, prefix)
+	expiry := time.Now().Add(rvHour)
+	if err := store.CommitCtx(t.Context(), "old", []byte(data), expiry); err != nil {
+		t.Fatal(err)
+	}
+	return store, prefix, expiry
+}
+
 // rvWrite matches the script of a renewal's first step, writing key.
 func rvWrite(key string) func([]string) bool {
 	return func(args []string) bool {
@@ -186,12 +199,8 @@ var rvHour = time.Hour
 // renewal goes on, rather than finding the token taken.
 func TestRenewalInStepsSurvivesARetriedFirstStep(t *testing.T) {
 	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
-		ctx, prefix := t.Context(), newPrefix()
-		store := goredisstore.NewWithPrefix(client, prefix)
-		expiry := time.Now().Add(rvHour)
-		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
-			t.Fatal(err)
-		}
+		ctx := t.Context()
+		store, prefix, expiry := rvStoreHolding(t, client, "v1")
 		hook.lostReply("the write of the new token, retried", rvWrite(prefix+"new"), nil)
 		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
 		hook.fired(t)
@@ -204,10 +213,8 @@ func TestRenewalInStepsSurvivesARetriedFirstStep(t *testing.T) {
 	})
 }
 
-// A request cancelled after step 1 fails step 2 and the undo alike, both
-// sent with its context: the session stays under the new token too (indexed
-// by the Manager before the write, listed as a second device until it
-// expires), though no browser holds it.
+// A request cancelled after step 1 leaves no second session: the write is
+// undone, though the request's context is gone.
 func TestCancelledRenewalInStepsLeavesNoSecondSession(t *testing.T) {
 	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
 		prefix := newPrefix()
@@ -229,9 +236,8 @@ func TestCancelledRenewalInStepsLeavesNoSecondSession(t *testing.T) {
 	})
 }
 
-// On one node a taken token comes back as the script's error reply, a
-// redis.Error, not as ErrTokenTaken, which the documentation of
-// ErrTokenTaken promises and the renewal in steps returns.
+// A taken token is ErrTokenTaken on one node (the script's error reply) as
+// in the renewal in steps.
 func TestTakenTokenIsErrTokenTakenOnEveryClient(t *testing.T) {
 	srv := startRedis(t)
 	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": srv.Addr}, DisableIdentity: true})
@@ -253,12 +259,9 @@ func TestTakenTokenIsErrTokenTakenOnEveryClient(t *testing.T) {
 	}
 }
 
-// The package documentation says a cancelled request stops waiting on
-// Redis. With the options New recommends (dial, read and write timeouts) a
-// request's deadline or cancellation is seen only before a command is sent:
-// once it waits on a stalled Redis it waits the whole ReadTimeout. go-redis
-// takes a context's deadline to the socket only with ContextTimeoutEnabled,
-// and a cancellation without a deadline never.
+// With ContextTimeoutEnabled, as New's documentation recommends, a
+// request's deadline bounds its wait on a stalled Redis, well before the
+// client's ReadTimeout.
 func TestARequestsDeadlineStopsItsWaitOnAStalledRedis(t *testing.T) {
 	const readTimeout = 2 * time.Second
 	srv := startRedis(t)
@@ -304,17 +307,11 @@ func TestARequestsDeadlineStopsItsWaitOnAStalledRedis(t *testing.T) {
 
 // A renewal whose step 2 (delete the old token if it holds what the request
 // read) was applied but whose answer was lost, and which go-redis sent again,
-// finds the old token gone, takes it for a logout, and undoes step 1: the
-// login ends with both tokens deleted. The single-node script answers such a
-// retry as done.
+// is known as done: the login keeps its new token.
 func TestRenewalInStepsSurvivesARetriedDeleteOfTheOldToken(t *testing.T) {
 	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
-		ctx, prefix := t.Context(), newPrefix()
-		store := goredisstore.NewWithPrefix(client, prefix)
-		expiry := time.Now().Add(rvHour)
-		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
-			t.Fatal(err)
-		}
+		ctx := t.Context()
+		store, prefix, expiry := rvStoreHolding(t, client, "v1")
 		hook.lostReply("the delete of the old token, retried", rvDeleteOnce(prefix+"old"), nil)
 		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
 		hook.fired(t)
@@ -327,19 +324,14 @@ func TestRenewalInStepsSurvivesARetriedDeleteOfTheOldToken(t *testing.T) {
 	})
 }
 
-// A renewal whose old token holds a newer save undoes step 1. If the undo
-// was applied but its answer lost, go-redis's retry finds the new token
-// gone, which renewInSteps takes for a revocation: it deletes the old token,
-// and with it the other request's change and the session.
+// A renewal whose old token holds a newer save undoes step 1. An undo that
+// was applied but whose answer was lost, retried by go-redis, is known as
+// done, not taken for a revocation: the old token keeps the other request's
+// change.
 func TestRenewalInStepsSurvivesARetriedUndo(t *testing.T) {
 	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
-		ctx, prefix := t.Context(), newPrefix()
-		store := goredisstore.NewWithPrefix(client, prefix)
-		expiry := time.Now().Add(rvHour)
-		// Another request saved v1+jam after this one read v1.
-		if err := store.CommitCtx(ctx, "old", []byte("v1+jam"), expiry); err != nil {
-			t.Fatal(err)
-		}
+		ctx := t.Context()
+		store, prefix, expiry := rvStoreHolding(t, client, "v1+jam") // another request saved v1+jam after this one read v1
 		hook.lostReply("the undo of the new token, retried", rvDeleteOnce(prefix+"new"), nil)
 		cur, renewed, err := store.CompareAndRenew(ctx, "old", []byte("v1"), "new", []byte("v2"), expiry)
 		hook.fired(t)
@@ -353,17 +345,12 @@ func TestRenewalInStepsSurvivesARetriedUndo(t *testing.T) {
 }
 
 // A revocation that deletes the new token between step 1 and go-redis's
-// retry of it (its answer lost) is undone by the retry, whose SET NX finds
-// the token free: the renewal reports success and the revoked token lives.
-// The package documentation promises that "the login stays revoked".
+// retry of it (its answer lost) stays: the retry does not write the token
+// again, and the login stays revoked, as the package documentation says.
 func TestRetriedStepOneDoesNotBringBackARevokedToken(t *testing.T) {
 	rvInSteps(t, func(t *testing.T, client redis.UniversalClient, hook *rvHook) {
-		ctx, prefix := t.Context(), newPrefix()
-		store := goredisstore.NewWithPrefix(client, prefix)
-		expiry := time.Now().Add(rvHour)
-		if err := store.CommitCtx(ctx, "old", []byte("v1"), expiry); err != nil {
-			t.Fatal(err)
-		}
+		ctx := t.Context()
+		store, prefix, expiry := rvStoreHolding(t, client, "v1")
 		revoke := func() { // a listing found the new token and ended it
 			if err := store.DeleteCtx(context.Background(), "new"); err != nil {
 				t.Error(err)
