@@ -147,6 +147,17 @@ func cookieValue(r *http.Request, name string) (string, bool) {
 	return "", false
 }
 
+// send gives the client what it must hold for the session under token: the
+// cookie, or the token header for a request that came with one. An empty
+// token ends what the client holds.
+func (m *Manager[T]) send(w http.ResponseWriter, s *session[T], token string) {
+	if s.viaHeader {
+		m.writeHeaderToken(w, token)
+		return
+	}
+	m.writeCookie(w, token, m.expiry(&s.env), s.env.remember)
+}
+
 // writeCookie sets the session cookie as scs does; an empty token expires it.
 func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry time.Time, remember bool) {
 	c := m.sessions.Cookie

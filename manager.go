@@ -55,7 +55,8 @@ type config struct {
 	skip        []func(*http.Request) bool
 	idleRefresh time.Duration
 	refreshSet  bool
-	userID      any // WithUserID's func(T) string
+	userID      any    // WithUserID's func(T) string
+	tokenHeader string // WithTokenHeader's, canonical
 }
 
 // An Option configures a Manager. Options are applied in order by New.
@@ -166,7 +167,11 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 		if h := w.Header(); len(h) > 0 {
 			s.above = h.Clone()
 		}
-		if value, ok := cookieValue(r, m.sessions.Cookie.Name); ok {
+		value, ok := m.headerToken(r)
+		if s.viaHeader = ok; !ok {
+			value, ok = cookieValue(r, m.sessions.Cookie.Name)
+		}
+		if ok {
 			var stale, malformed bool
 			s.token, stale, malformed = m.verify(r.Context(), value)
 			s.held = s.token

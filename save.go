@@ -81,9 +81,9 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 			err = nil
 		}
 	case s.why&(destroyed|rejected) != 0:
-		m.writeCookie(w, "", time.Time{}, false)
+		m.send(w, s, "")
 	case s.why&resign != 0 && s.read != nil:
-		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
+		m.send(w, s, s.token)
 	}
 	if err != nil {
 		// The handler's Location, Cache-Control... belong to its answer, not
@@ -97,6 +97,9 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 	if s.loaded {
 		h := w.Header()
 		h["Vary"] = append(h["Vary"], "Cookie") // the key is canonical already
+		if m.cfg.tokenHeader != "" {
+			h["Vary"] = append(h["Vary"], m.cfg.tokenHeader)
+		}
 	}
 	return true
 }
@@ -177,7 +180,7 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 		m.cfg.logger.WarnContext(ctx, "scsession: stale user index entry kept", slog.String("error", err.Error()))
 	}
 	if m.cookieChanged(s) {
-		m.writeCookie(w, s.token, m.expiry(&s.env), s.env.remember)
+		m.send(w, s, s.token)
 	}
 	return nil
 }
@@ -238,8 +241,12 @@ func agent(r *http.Request) string {
 
 // cookieChanged reports whether the cookie the client holds differs from the
 // one a save sets: another token, another signature, another expiry (with
-// IdleTimeout, every save moves it) or another persistence.
+// IdleTimeout, every save moves it) or another persistence. A token header
+// has no expiry: only another token or signature changes it.
 func (m *Manager[T]) cookieChanged(s *session[T]) bool {
+	if s.viaHeader {
+		return s.token != s.held || s.why&resign != 0
+	}
 	return s.token != s.held || s.why&resign != 0 || s.ops.remember != nil || m.sessions.IdleTimeout > 0
 }
 

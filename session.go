@@ -21,6 +21,7 @@ type session[T any] struct {
 	m               *Manager[T]
 	mu              sync.Mutex
 	held            string      // the token the client's cookie carries, verified
+	viaHeader       bool        // the client carries the token in the WithTokenHeader header, not the cookie
 	above           http.Header // response headers set above LoadAndSave, which an ErrorFunc's answer keeps
 	events          []Event     // emitted once the lock is released
 	w               responseWriter
