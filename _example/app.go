@@ -46,12 +46,14 @@ type config struct {
 	Secure    bool     // Secure cookies, for serving behind TLS
 	Keys      [][]byte // signing keys, newest first; nil: one random key
 	Logger    *slog.Logger
-	Now       func() time.Time // the clock of the login lockout; nil: time.Now
+	Now       func() time.Time // the clock of the login limits; nil: time.Now
 }
 
 // app is the example's http.Handler.
 type app struct {
 	sessions *scsession.Manager[Session]
+	accounts *limiter // failed logins per account (throttle.go)
+	addrs    *limiter // failed logins per client address
 	pages    map[string]*template.Template
 	router   chi.Router
 	logger   *slog.Logger
@@ -73,6 +75,8 @@ func newApp(cfg config) (*app, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
+	a.accounts = newLimiter(accountFailures, failureWindow, accountLockout, maxTracked, a.now)
+	a.addrs = newLimiter(addrFailures, failureWindow, addrLockout, maxTracked, a.now)
 
 	sm := scs.New()
 	sm.Lifetime = 14 * 24 * time.Hour // how long "remember me" lasts
@@ -117,7 +121,19 @@ func newApp(cfg config) (*app, error) {
 
 func (a *app) routes() {
 	r := chi.NewRouter()
-	r.Use(middleware.GetHead, a.sessions.LoadAndSave, a.checkCSRF)
+	// Two layers against cross-site forms. The standard library's
+	// CrossOriginProtection refuses a POST that the browser says came from
+	// another site (Sec-Fetch-Site, or an Origin that is not this host); it
+	// needs no token, but it lets through requests that carry neither header,
+	// as older browsers send some forms (Sec-Fetch-Site reached every major
+	// browser only in 2023). The session's CSRF token (checkCSRF) stops
+	// those too. Both come after LoadAndSave so
+	// that a refusal is a page of the app, in the user's theme.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.render(w, r, http.StatusForbidden, "error", "This form was sent from another site, so it was refused. Open this site yourself and try again.")
+	}))
+	r.Use(middleware.GetHead, a.sessions.LoadAndSave, cop.Handler, a.checkCSRF)
 
 	static, _ := fs.Sub(staticFS, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", http.FileServerFS(static)))
@@ -148,7 +164,9 @@ func (a *app) routes() {
 
 // checkCSRF refuses a POST whose csrf_token field is not the session's
 // token. Every page puts the token in its forms; a page on another site
-// cannot read it, so it cannot make the browser post to us.
+// cannot read it, so it cannot make the browser post to us, even a browser
+// too old to send Sec-Fetch-Site or Origin, which CrossOriginProtection
+// relies on.
 func (a *app) checkCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
@@ -12,11 +13,6 @@ import (
 const (
 	demoUser     = "demo"
 	demoPassword = "demo"
-)
-
-const (
-	maxFailures = 5           // failed logins before the lockout
-	lockout     = time.Minute // how long login stays locked for the session
 )
 
 type product struct {
@@ -67,55 +63,45 @@ func (a *app) setTheme(w http.ResponseWriter, r *http.Request) {
 // loginState is what the login page shows besides the form.
 type loginState struct {
 	DemoUser, DemoPassword string
-	LockedSeconds          int // zero when login is open
+	LockedSeconds          int // this session's lock; zero when login is open
+	AddrLockedSeconds      int // the client address's lock
 }
 
 func (a *app) loginForm(w http.ResponseWriter, r *http.Request) {
 	s := a.sessions.Get(r.Context())
 	a.render(w, r, http.StatusOK, "login", loginState{
-		DemoUser:      demoUser,
-		DemoPassword:  demoPassword,
-		LockedSeconds: int(a.lockedFor(s).Seconds()),
+		DemoUser:          demoUser,
+		DemoPassword:      demoPassword,
+		LockedSeconds:     seconds(a.lockedFor(s)),
+		AddrLockedSeconds: seconds(a.addrs.lockedFor(clientAddr(r))),
 	})
 }
 
 // lockedFor is how long login stays locked for s, rounded up to the second.
 func (a *app) lockedFor(s Session) time.Duration {
-	left := s.LockedUntil.Sub(a.now())
-	if left <= 0 {
-		return 0
-	}
-	return (left + time.Second - 1).Truncate(time.Second)
+	return roundUp(s.LockedUntil.Sub(a.now()))
 }
 
-// login checks the form against the demo account. Failures are counted in
-// the session: after maxFailures, login is locked for this session. A
-// determined attacker drops the cookie and starts again, so a real app also
-// limits attempts per account and per client address; the session's count
-// is what lets an honest user see how many tries are left.
+func seconds(d time.Duration) int { return int(d.Seconds()) }
+
+// login checks the form against the demo account, after the three limits of
+// throttle.go: this session's, the client address's and the account's.
+// Every failure counts against all three.
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if left := a.lockedFor(a.sessions.Get(ctx)); left > 0 {
-		a.sessions.Flash(ctx, "error", fmt.Sprintf("Too many failed attempts: login is locked for %d more seconds.", int(left.Seconds())))
+	username := r.PostFormValue("username")
+	addr, account := clientAddr(r), accountKey(username)
+	if msg := a.loginLocked(ctx, addr, account); msg != "" {
+		a.sessions.Flash(ctx, "error", msg)
 		redirect(w, r, "/login")
 		return
 	}
 
 	// Compare both fields, in constant time, whatever the first one says.
-	userOK := subtle.ConstantTimeCompare([]byte(r.PostFormValue("username")), []byte(demoUser))
+	userOK := subtle.ConstantTimeCompare([]byte(username), []byte(demoUser))
 	passOK := subtle.ConstantTimeCompare([]byte(r.PostFormValue("password")), []byte(demoPassword))
 	if userOK&passOK != 1 {
-		var msg string
-		err := a.sessions.Update(ctx, func(s *Session) {
-			s.Failures++
-			if s.Failures >= maxFailures {
-				s.Failures = 0
-				s.LockedUntil = a.now().Add(lockout)
-				msg = "Wrong username or password."
-				return
-			}
-			msg = fmt.Sprintf("Wrong username or password. %d attempts left.", maxFailures-s.Failures)
-		})
+		msg, err := a.loginFailed(ctx, addr, account)
 		if err != nil {
 			a.serverError(w, r, err)
 			return
@@ -124,6 +110,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login")
 		return
 	}
+	a.accounts.forget(account)
 
 	// A new token for the new privilege, against session fixation, and a new
 	// CSRF token with it.
@@ -146,6 +133,49 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	}
 	a.sessions.Flash(ctx, "success", "Welcome back!")
 	redirect(w, r, "/members")
+}
+
+// loginLocked says why login is refused before the password is even
+// checked, or "" if it is open.
+func (a *app) loginLocked(ctx context.Context, addr, account string) string {
+	if left := a.lockedFor(a.sessions.Get(ctx)); left > 0 {
+		return fmt.Sprintf("Too many failed attempts: login is locked for %d more seconds.", seconds(left))
+	}
+	if left := a.addrs.lockedFor(addr); left > 0 {
+		return fmt.Sprintf("Too many failed attempts from your network address: login is locked for %d more seconds.", seconds(left))
+	}
+	if left := a.accounts.lockedFor(account); left > 0 {
+		return fmt.Sprintf("Too many failed attempts for this account: it is locked for %d more seconds, on every device. Other accounts can still log in.", seconds(left))
+	}
+	return ""
+}
+
+// loginFailed counts a wrong password against the session, the address and
+// the account, and returns what to tell the user.
+func (a *app) loginFailed(ctx context.Context, addr, account string) (string, error) {
+	msg := "Wrong username or password."
+	err := a.sessions.Update(ctx, func(s *Session) {
+		s.Failures++
+		if s.Failures >= maxFailures {
+			s.Failures = 0
+			s.LockedUntil = a.now().Add(lockout)
+			return
+		}
+		msg = fmt.Sprintf("Wrong username or password. %d attempts left.", maxFailures-s.Failures)
+	})
+	if err != nil {
+		return "", err
+	}
+	// The server-side limits are counted even when the session's is what
+	// the user sees: a new cookie must not start them again.
+	addrLocked, accountLocked := a.addrs.fail(addr), a.accounts.fail(account)
+	switch {
+	case addrLocked > 0:
+		msg = fmt.Sprintf("Wrong username or password. Too many failed attempts from your network address: login is locked for %d minutes.", int(addrLocked.Minutes()))
+	case accountLocked > 0:
+		msg = fmt.Sprintf("Wrong username or password. Too many failed attempts for this account: it is locked for %d minutes, on every device.", int(accountLocked.Minutes()))
+	}
+	return msg, nil
 }
 
 // pleaseLogIn is where Require sends anonymous visitors of the pages that

@@ -1,7 +1,8 @@
 // Command _example is a small web app built on scsession: a typed session
-// with a visit counter, a theme, a login with per-session lockout, a
-// members' page, a page listing the user's sessions with sign-out buttons,
-// a cart, flash messages and CSRF-protected forms.
+// with a visit counter, a theme, a login throttled per session, per account
+// and per client address, a members' page, a page listing the user's
+// sessions with sign-out buttons, a cart, flash messages and forms protected
+// against cross-site requests.
 //
 // From the root of the repository:
 //

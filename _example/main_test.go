@@ -67,6 +67,8 @@ type browser struct {
 	client *http.Client
 	csrf   string
 	agent  string // the User-Agent header; empty: Go's
+	addr   string // the client address the app sees (startAppWithAddrs); empty: the real one
+	header http.Header
 }
 
 func newBrowser(t *testing.T, base string) *browser {
@@ -94,6 +96,12 @@ func (b *browser) do(req *http.Request) page {
 	b.t.Helper()
 	if b.agent != "" {
 		req.Header.Set("User-Agent", b.agent)
+	}
+	if b.addr != "" {
+		req.Header.Set(testAddrHeader, b.addr)
+	}
+	for k, v := range b.header {
+		req.Header[k] = v
 	}
 	resp, err := b.client.Do(req)
 	if err != nil {
