@@ -36,6 +36,24 @@
 // (a *redis.Client) the listing is one script that does both, in one round
 // trip.
 //
+// # Switching from redisstore
+//
+// scsession/redisstore keeps the same session keys and bytes, so an app that
+// switches keeps its sessions; it keeps its index of a user's sessions in
+// "scs:user:<user>" and "scs:user-added:<user>", without the braces. On a
+// *redis.Client (one node or a Sentinel-managed primary, where redisstore
+// can have run) UserSessions reads that index too, in the same script and
+// round trip, and copies its entries into this store's; RemoveUserSession
+// removes an entry from both. So the sessions logged in under redisstore
+// are listed and revoked (RevokeUser, RevokeOthers) at once, also while a
+// rolling switch has instances on both stores: redisstore's index is left
+// for them, and expires with its last session. The exception is a user ID
+// in braces, "{bob}": its redisstore key is this store's index of "bob",
+// and is not read, so such a user's sessions from before the switch are
+// listed from their next login. A ClusterClient reads no redisstore index:
+// redisstore never ran on a cluster. Switching back to redisstore loses the
+// index of the logins since, as redisstore reads only its own.
+//
 // # Renewal (a login's RenewToken)
 //
 // CompareAndRenew moves a session from one key to another, and the two keys

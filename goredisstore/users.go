@@ -3,6 +3,7 @@ package goredisstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,10 +33,13 @@ end
 return 1
 `)
 
-// removeScript removes ARGV[1] from the index.
+// removeScript removes ARGV[1] from the index, and on a single node from
+// redisstore's (KEYS[3], KEYS[4]) too.
 var removeScript = redis.NewScript(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+for i = 1, #KEYS, 2 do
+	redis.call('ZREM', KEYS[i], ARGV[1])
+	redis.call('HDEL', KEYS[i + 1], ARGV[1])
+end
 return 1
 `)
 
@@ -63,11 +67,43 @@ for i = 3, #ARGV do stale(ARGV[i]) end
 return 1
 `)
 
+// foldLegacy copies the entries of redisstore's index of the user (KEYS[3],
+// KEYS[4]: "scs:user:<user>", "scs:user-added:<user>"), if given, into this
+// store's, keeping the later expiry and this store's time added. It leaves
+// redisstore's index as it is, for the instances of a rolling switch that
+// still run redisstore; it expires by itself. It runs before dropExpired,
+// and expireIndex after.
+const foldLegacy = `
+local folded = false
+if KEYS[3] then
+	local legacy = redis.call('ZRANGE', KEYS[3], 0, -1, 'WITHSCORES')
+	for i = 1, #legacy, 2 do
+		redis.call('ZADD', KEYS[1], 'GT', legacy[i + 1], legacy[i])
+		local added = redis.call('HGET', KEYS[4], legacy[i])
+		if added then redis.call('HSETNX', KEYS[2], legacy[i], added) end
+		folded = true
+	end
+end
+`
+
+// expireIndex makes both keys of the index expire with its last member,
+// once foldLegacy has added some.
+const expireIndex = `
+if folded then
+	local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+	if last[2] then
+		redis.call('PEXPIREAT', KEYS[1], last[2])
+		redis.call('PEXPIREAT', KEYS[2], last[2])
+	end
+end
+`
+
 // listScript is membersScript followed by the GETs, for a single node only:
 // it reads session keys (prefix ARGV[3]) it is not given as KEYS, which
-// Redis Cluster refuses. It returns each member whose session Redis holds,
+// Redis Cluster refuses. It first folds redisstore's index into this
+// store's (foldLegacy). It returns each member whose session Redis holds,
 // followed by its data, and drops the stale others.
-var listScript = redis.NewScript(`local NOW = ARGV[1]` + dropExpired + dropStale + `
+var listScript = redis.NewScript(`local NOW = ARGV[1]` + foldLegacy + dropExpired + expireIndex + dropStale + `
 local out = {}
 for _, key in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 	local data = redis.call('GET', ARGV[3] .. key)
@@ -94,6 +130,19 @@ func (s *Store) indexKeys(user string) []string {
 	return []string{s.userKey(user), s.added + "{" + user + "}"}
 }
 
+// singleIndexKeys are, on a single node, user's index keys followed by
+// those of redisstore's index of user ("scs:user:<user>",
+// "scs:user-added:<user>"), which a store switched from redisstore finds
+// there. Those are left out for a user in braces: the legacy key of
+// "{bob}" is this store's index of "bob".
+func (s *Store) singleIndexKeys(user string) []string {
+	keys := s.indexKeys(user)
+	if strings.HasPrefix(user, "{") && strings.HasSuffix(user, "}") {
+		return keys
+	}
+	return append(keys, s.users+user, s.added+user)
+}
+
 // AddUserSession records that the session under key belongs to user until
 // expiry, in the sorted set "scs:user:{<user>}", scored by expiry. It makes
 // Store an scsession.UserIndexStore, used by scsession.WithUserID.
@@ -102,21 +151,27 @@ func (s *Store) AddUserSession(ctx context.Context, user, key string, expiry tim
 }
 
 // RemoveUserSession forgets that the session under key belongs to user.
+// On a single node it removes it from redisstore's index of user too.
 func (s *Store) RemoveUserSession(ctx context.Context, user, key string) error {
-	return removeScript.Run(ctx, s.client, s.indexKeys(user), key).Err()
+	keys := s.indexKeys(user)
+	if s.single {
+		keys = s.singleIndexKeys(user)
+	}
+	return removeScript.Run(ctx, s.client, keys, key).Err()
 }
 
 // UserSessions returns, by key, the data of the user's sessions that Redis
 // holds, and forgets the entries that have expired, and those whose session
 // ended before its expiry (an idle timeout) if they were added more than a
 // minute ago: a younger one may be a save still in flight. On a single node
-// it is one round trip; on a cluster, one for the index and one per node
+// it is one round trip, which also copies the entries of redisstore's index
+// of the user into this store's (see the package documentation); on a cluster, one for the index and one per node
 // that holds some of the sessions, sent at once, and one more when some of
 // them are gone.
 func (s *Store) UserSessions(ctx context.Context, user string) (map[string][]byte, error) {
 	now := time.Now().UnixMilli()
 	if s.single {
-		reply, err := listScript.Run(ctx, s.client, s.indexKeys(user), now, inFlight.Milliseconds(), s.prefix).StringSlice()
+		reply, err := listScript.Run(ctx, s.client, s.singleIndexKeys(user), now, inFlight.Milliseconds(), s.prefix).StringSlice()
 		if err != nil {
 			return nil, err
 		}
