@@ -37,6 +37,9 @@ const (
 	// a revocation) after this one read it, so this request's changes (or
 	// its renewal) were not saved: an ended session stays ended.
 	EventDropped
+	// EventEvicted: WithMaxSessions ended the session, the least recently
+	// seen of its user's, when a save gave the user one session too many.
+	EventEvicted
 )
 
 var eventNames = [...]string{
@@ -47,6 +50,7 @@ var eventNames = [...]string{
 	EventRejected:   "rejected",
 	EventLateChange: "late change",
 	EventDropped:    "dropped",
+	EventEvicted:    "evicted",
 }
 
 func (k EventKind) String() string {

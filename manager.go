@@ -57,6 +57,8 @@ type config struct {
 	refreshSet  bool
 	userID      any    // WithUserID's func(T) string
 	tokenHeader string // WithTokenHeader's, canonical
+	maxSessions int    // WithMaxSessions'
+	capped      bool   // WithMaxSessions was given
 }
 
 // An Option configures a Manager. Options are applied in order by New.
@@ -139,6 +141,9 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 			panic(fmt.Sprintf("scsession: WithUserID needs a store that indexes sessions by user (scs's memstore, or scsession/redisstore for Redis); %T has no index", sm.Store))
 		}
 		m.anonymous = m.userID(zero) // "0" for an int ID: every visitor is not one user
+	}
+	if n := m.cfg.maxSessions; m.cfg.capped && (n < 1 || m.userID == nil) {
+		panic(fmt.Sprintf("scsession: WithMaxSessions(%d) needs WithUserID, to know whose sessions to count, and an n of at least 1", n))
 	}
 	sm.Codec = codec{}
 	return m

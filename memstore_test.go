@@ -37,6 +37,14 @@ func TestUserIndexFollowsRenewalsAndExpiry(t *testing.T) {
 	sessiontest.UserIndexFollowsRenewalsAndExpiry(t, memstores)
 }
 
+func TestMaxSessionsEndsTheLeastRecentlySeen(t *testing.T) {
+	sessiontest.MaxSessionsEndsTheLeastRecentlySeen(t, memstores)
+}
+
+func TestConcurrentLoginsLeaveExactlyTheCap(t *testing.T) {
+	sessiontest.ConcurrentLoginsLeaveExactlyTheCap(t, memstores)
+}
+
 func TestRevokedSessionStaysRevokedUnderARequestInFlight(t *testing.T) {
 	sessiontest.RevokedSessionStaysRevokedUnderARequestInFlight(t, memstores)
 }

@@ -478,6 +478,8 @@ func TestNewPanicsOnProgrammerErrors(t *testing.T) {
 			sm.IdleTimeout = time.Minute
 			New[user](sm, WithIdleRefresh(time.Minute))
 		}, "WithIdleRefresh(1m0s) is not below the IdleTimeout"},
+		{"session cap without users", func() { New[user](nil, WithMaxSessions(3)) }, "WithMaxSessions(3) needs WithUserID"},
+		{"session cap below one", func() { New[user](nil, WithUserID(byName), WithMaxSessions(0)) }, "an n of at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

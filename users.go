@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -22,6 +24,19 @@ import (
 // are indexed when they are next used.
 func WithUserID[T any](id func(T) string) Option {
 	return func(c *config) { c.userID = id }
+}
+
+// WithMaxSessions caps the sessions of each user at n. When a save gives a
+// user more than n (a login on yet another device), the least recently seen
+// ones end until n are left, each with an EventEvicted: they are revoked as
+// Revoke revokes, so a request of theirs in flight cannot bring them back.
+// A login that renews the token of a device's session (RenewToken, as a
+// login should) replaces that session and does not count twice. Only saves
+// that give a session to a user pay for the check: one listing of that
+// user's sessions. WithMaxSessions needs WithUserID (New panics without it)
+// and an n of at least 1.
+func WithMaxSessions(n int) Option {
+	return func(c *config) { c.maxSessions, c.capped = n, true }
 }
 
 // A SessionInfo describes one of a user's sessions, as Sessions lists them.
@@ -98,7 +113,11 @@ func (m *Manager[T]) RevokeUserSession(ctx context.Context, user, id string) err
 		if sessionID(key) != id {
 			continue
 		}
-		if ended, err := m.end(ctx, user, key, l); err != nil || ended {
+		ended, err := m.end(ctx, user, key, l)
+		if ended {
+			m.emit(ctx, Event{Kind: EventDestroyed, Session: sessionID(key)})
+		}
+		if err != nil || ended {
 			return err
 		}
 		break // it ended meanwhile
@@ -182,6 +201,7 @@ func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (i
 				return n, err
 			}
 			if ended {
+				m.emit(ctx, Event{Kind: EventDestroyed, Session: sessionID(key)})
 				n++
 			}
 		}
@@ -195,8 +215,8 @@ func (m *Manager[T]) revoke(ctx context.Context, user string, keep ...string) (i
 // end deletes the session under key, which a listing found holding l, and
 // its index entry, and reports whether it ended it: false if it was gone
 // already (a renewal retired the token, or a logout), which is then neither
-// counted nor announced. One that changed since the listing ends all the
-// same.
+// counted nor announced (the caller announces the others). One that changed
+// since the listing ends all the same.
 func (m *Manager[T]) end(ctx context.Context, user, key string, l listed) (bool, error) {
 	m.cache.forget(l.env.data)
 	cur, ended, err := m.store.swap(ctx, key, l.raw, nil, time.Time{})
@@ -207,10 +227,37 @@ func (m *Manager[T]) end(ctx context.Context, user, key string, l listed) (bool,
 	if err != nil {
 		return false, fmt.Errorf("scsession: revoking session: %w", err)
 	}
-	if ended {
-		m.emit(ctx, Event{Kind: EventDestroyed, Session: sessionID(key)})
-	}
 	return ended, m.index.RemoveUserSession(ctx, user, key)
+}
+
+// evict ends, after a save gave user a session, the least recently seen of
+// user's sessions beyond WithMaxSessions' cap, and returns their events.
+// Every request that evicts keeps the same sessions of those it sees, the
+// newest by LastSeen (ties broken by key), so logins racing each other
+// leave exactly the cap: the last of them to list sees them all.
+func (m *Manager[T]) evict(ctx context.Context, user string) ([]Event, error) {
+	stored, err := m.userSessions(ctx, user)
+	if err != nil || len(stored) <= m.cfg.maxSessions {
+		return nil, err
+	}
+	keys := slices.Collect(maps.Keys(stored))
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := stored[b].env.touched.Compare(stored[a].env.touched); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	var events []Event
+	for _, key := range keys[m.cfg.maxSessions:] {
+		ended, err := m.end(ctx, user, key, stored[key])
+		if ended {
+			events = append(events, Event{Kind: EventEvicted, Session: sessionID(key)})
+		}
+		if err != nil {
+			return events, err
+		}
+	}
+	return events, nil
 }
 
 // listed is a session as a listing of its user's found it.

@@ -22,6 +22,14 @@ func TestUserIndexFollowsRenewalsAndExpiry(t *testing.T) {
 	sessiontest.UserIndexFollowsRenewalsAndExpiry(t, twoApps)
 }
 
+func TestMaxSessionsEndsTheLeastRecentlySeen(t *testing.T) {
+	sessiontest.MaxSessionsEndsTheLeastRecentlySeen(t, twoApps)
+}
+
+func TestConcurrentLoginsLeaveExactlyTheCap(t *testing.T) {
+	sessiontest.ConcurrentLoginsLeaveExactlyTheCap(t, twoApps)
+}
+
 func TestRevokedSessionStaysRevokedUnderARequestInFlight(t *testing.T) {
 	sessiontest.RevokedSessionStaysRevokedUnderARequestInFlight(t, twoApps)
 }

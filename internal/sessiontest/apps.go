@@ -128,11 +128,12 @@ type AccountsApp struct {
 }
 
 // NewAccountsApp serves an AccountsApp on store, whose sessions last
-// lifetime.
-func NewAccountsApp(t *testing.T, store scs.Store, lifetime time.Duration) *AccountsApp {
+// lifetime, with opts after its own options.
+func NewAccountsApp(t *testing.T, store scs.Store, lifetime time.Duration, opts ...scsession.Option) *AccountsApp {
 	sm := scs.New()
 	sm.Store, sm.Lifetime = store, lifetime
-	m := scsession.New[User](sm, scsession.WithLogger(discard), scsession.WithUserID(func(u User) string { return u.Name }))
+	opts = append([]scsession.Option{scsession.WithLogger(discard), scsession.WithUserID(func(u User) string { return u.Name })}, opts...)
+	m := scsession.New[User](sm, opts...)
 	app := &AccountsApp{M: m}
 	fail := func(w http.ResponseWriter, err error) bool {
 		if err != nil {
@@ -189,12 +190,12 @@ func NewAccountsApp(t *testing.T, store scs.Store, lifetime time.Duration) *Acco
 
 // accountsApps serves an AccountsApp on the first two stores, or one app
 // twice if there is only one.
-func accountsApps(t *testing.T, stores []scs.Store, lifetime time.Duration) (a, b *AccountsApp) {
-	a = NewAccountsApp(t, stores[0], lifetime)
+func accountsApps(t *testing.T, stores []scs.Store, lifetime time.Duration, opts ...scsession.Option) (a, b *AccountsApp) {
+	a = NewAccountsApp(t, stores[0], lifetime, opts...)
 	if len(stores) == 1 {
 		return a, a
 	}
-	return a, NewAccountsApp(t, stores[1], lifetime)
+	return a, NewAccountsApp(t, stores[1], lifetime, opts...)
 }
 
 // NewDevice returns a browser with a User-Agent of its own.

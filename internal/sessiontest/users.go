@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/scsession/scsession"
 )
 
 // SessionsOfAUserCanBeListedAndRevoked: a user's devices are listed, one is
@@ -161,6 +164,77 @@ func RevokeUserRacingRenewalsLeavesNoSession(t *testing.T, stores Stores) {
 		}
 		if left > 0 {
 			t.Fatalf("%d of %d device-rounds were still logged in after RevokeUser returned", left, rounds*devices)
+		}
+	})
+}
+
+// evictions counts EventEvicted, as an app's event hook would see them.
+func evictions() (*atomic.Int64, scsession.Option) {
+	var n atomic.Int64
+	return &n, scsession.WithEvents(func(_ context.Context, e scsession.Event) {
+		if e.Kind == scsession.EventEvicted {
+			n.Add(1)
+		}
+	})
+}
+
+// MaxSessionsEndsTheLeastRecentlySeen: with WithMaxSessions(2), four
+// devices logging in one after the other leave the two newest logged in,
+// and a device logging in again does not count twice.
+func MaxSessionsEndsTheLeastRecentlySeen(t *testing.T, stores Stores) {
+	each(t, stores, func(t *testing.T, st []scs.Store) {
+		evicted, count := evictions()
+		a, b := accountsApps(t, st, time.Hour, scsession.WithMaxSessions(2), count)
+		var devices []*Client
+		for i, agent := range []string{"laptop", "phone", "tablet", "tv"} {
+			d := NewDevice(t, agent)
+			d.Post([]string{a.URL, b.URL}[i%2] + "/login?name=alice")
+			devices = append(devices, d)
+		}
+		if got := agents(sessions(devices[3], a.URL)); got != "tablet tv*" {
+			t.Fatalf("after 4 logins with a cap of 2, alice's sessions are %q, want the two newest", got)
+		}
+		for i, want := range []string{"", "", "alice", "alice"} {
+			if got := devices[i].Get(b.URL + "/whoami").Body; got != want {
+				t.Fatalf("%s is logged in as %q, want %q", devices[i].Agent, got, want)
+			}
+		}
+		if n := evicted.Load(); n != 2 {
+			t.Fatalf("%d EventEvicted, want 2", n)
+		}
+		devices[2].Post(a.URL + "/login?name=alice") // the tablet again: renews its own session
+		if got := agents(sessions(devices[3], b.URL)); got != "tablet tv*" {
+			t.Fatalf("after the tablet logged in again, alice's sessions are %q, want the same two", got)
+		}
+	})
+}
+
+// ConcurrentLoginsLeaveExactlyTheCap: 20 devices logging in at once with
+// WithMaxSessions(3) leave exactly 3 sessions, and exactly 3 devices logged
+// in.
+func ConcurrentLoginsLeaveExactlyTheCap(t *testing.T, stores Stores) {
+	each(t, stores, func(t *testing.T, st []scs.Store) {
+		a, b := accountsApps(t, st, time.Hour, scsession.WithMaxSessions(3))
+		devices := make([]*Client, 20)
+		var wg sync.WaitGroup
+		for i := range devices {
+			devices[i] = NewDevice(t, fmt.Sprintf("device %02d", i))
+			wg.Go(func() { devices[i].Post([]string{a.URL, b.URL}[i%2] + "/login?name=carol") })
+		}
+		wg.Wait()
+		admin := a.M
+		infos, err := admin.Sessions(context.Background(), "carol")
+		if err != nil || len(infos) != 3 {
+			t.Fatalf("after 20 concurrent logins with a cap of 3: %d sessions (%v), want 3", len(infos), err)
+		}
+		in := 0
+		for _, d := range devices {
+			if d.Get(b.URL+"/whoami").Body == "carol" {
+				in++
+			}
+		}
+		if in != 3 {
+			t.Fatalf("%d devices are logged in, want 3", in)
 		}
 	})
 }
