@@ -1,0 +1,142 @@
+package pgxstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Each compare-and-set is one statement, run in READ COMMITTED, PostgreSQL's
+// default. Its write (an UPDATE, a DELETE, an INSERT ... ON CONFLICT DO
+// UPDATE ... WHERE) checks its condition on the newest version of the row,
+// once it holds the row's lock, so that of concurrent swaps from one value
+// exactly one wins. The statement also returns what the row holds, when the
+// write did not happen, from its snapshot, taken when it began: if another
+// swap committed in between, the snapshot may still show the value this one
+// expected (or, for an insert, nothing). The write's refusal shows that the
+// snapshot is out of date, since only a newer row can have refused it, and
+// the statement is run again on a new snapshot.
+//
+// Each returns (swapped, current): current is NULL when the write happened,
+// so that a successful save does not send the old data back.
+const (
+	// swapInsert: $1 token, $2 data, $3 expiry; old is nil: nothing stored,
+	// or an expired session, whose row it overwrites.
+	swapInsert = `WITH put AS (
+	INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
+	ON CONFLICT (token) DO UPDATE SET data = EXCLUDED.data, expiry = EXCLUDED.expiry
+	WHERE sessions.expiry <= now()
+	RETURNING 1
+)
+SELECT EXISTS (SELECT FROM put),
+	(SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT EXISTS (SELECT FROM put))`
+
+	// swapUpdate: $1 token, $2 old, $3 data, $4 expiry.
+	swapUpdate = `WITH put AS (
+	UPDATE sessions SET data = $3, expiry = $4 WHERE token = $1 AND data = $2 AND expiry > now()
+	RETURNING 1
+)
+SELECT EXISTS (SELECT FROM put),
+	(SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT EXISTS (SELECT FROM put))`
+
+	// swapDelete: $1 token, $2 old.
+	swapDelete = `WITH gone AS (
+	DELETE FROM sessions WHERE token = $1 AND data = $2 AND expiry > now()
+	RETURNING 1
+)
+SELECT EXISTS (SELECT FROM gone),
+	(SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT EXISTS (SELECT FROM gone))`
+
+	// swapNothing: $1 token; old and b are nil: it "swaps" if nothing is
+	// stored, and changes nothing either way.
+	swapNothing = `SELECT data IS NULL, data FROM (SELECT) one
+	LEFT JOIN sessions ON token = $1 AND expiry > now()`
+
+	// renew: $1 old token, $2 old, $3 new token, $4 data, $5 expiry. The
+	// INSERT has no ON CONFLICT: a session under the new token already is a
+	// unique violation, which undoes the DELETE with the whole statement.
+	renew = `WITH gone AS (
+	DELETE FROM sessions WHERE token = $1 AND data = $2 AND expiry > now()
+	RETURNING 1
+), put AS (
+	INSERT INTO sessions (token, data, expiry)
+	SELECT $3::text, $4::bytea, $5::timestamptz WHERE EXISTS (SELECT FROM gone)
+	RETURNING 1
+)
+SELECT EXISTS (SELECT FROM put),
+	(SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT EXISTS (SELECT FROM gone))`
+)
+
+// maxAttempts bounds how often a compare-and-set is run again on a newer
+// snapshot. Each rerun means another swap of the row committed meanwhile.
+const maxAttempts = 100
+
+// ErrTokenTaken is returned by CompareAndRenew when the database holds a
+// session under the brand-new token already; nothing was changed.
+var ErrTokenTaken = errors.New("pgxstore: a session is stored under the new token already")
+
+// CompareAndSwap stores b under token until expiry (a nil b deletes) if the
+// database holds old for it (nil old: nothing, or an expired session), in
+// one statement. Otherwise it changes nothing and returns what the database
+// holds, nil for nothing. It makes Store an scsession.SwapStore.
+func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte, expiry time.Time) (cur []byte, swapped bool, err error) {
+	var sql string
+	var args []any
+	switch {
+	case old == nil && b == nil:
+		sql, args = swapNothing, []any{token}
+	case old == nil:
+		sql, args = swapInsert, []any{token, b, expiry}
+	case b == nil:
+		sql, args = swapDelete, []any{token, old}
+	default:
+		sql, args = swapUpdate, []any{token, old, b, expiry}
+	}
+	cur, swapped, err = s.compareAndSet(ctx, old, sql, args...)
+	if err != nil {
+		err = fmt.Errorf("pgxstore: compare-and-swap: %w", err)
+	}
+	return cur, swapped, err
+}
+
+// CompareAndRenew stores b under token until expiry and deletes oldToken, if
+// the database holds old for oldToken, in one statement. Otherwise it
+// changes nothing and returns what the database holds for oldToken, nil for
+// nothing. It makes Store an scsession.RenewStore.
+func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (cur []byte, renewed bool, err error) {
+	cur, renewed, err = s.compareAndSet(ctx, old, renew, oldToken, old, token, nonNil(b), expiry)
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23505": // unique_violation
+		err = ErrTokenTaken
+	case err != nil:
+		err = fmt.Errorf("pgxstore: compare-and-renew: %w", err)
+	}
+	return cur, renewed, err
+}
+
+// compareAndSet runs one of the statements above until its answer is
+// consistent: swapped, or refused by a value other than old.
+func (s *Store) compareAndSet(ctx context.Context, old []byte, sql string, args ...any) ([]byte, bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	for range maxAttempts {
+		var swapped bool
+		var cur []byte
+		if err := s.pool.QueryRow(ctx, sql, args...).Scan(&swapped, &cur); err != nil {
+			return nil, false, err
+		}
+		if swapped || !same(cur, old) {
+			return cur, swapped, nil
+		}
+	}
+	return nil, false, fmt.Errorf("still outdated after %d attempts under concurrent saves", maxAttempts)
+}
+
+// same reports whether a and b are the same bytes, nil being unlike any
+// non-nil slice: nil means "nothing".
+func same(a, b []byte) bool { return (a == nil) == (b == nil) && bytes.Equal(a, b) }
