@@ -342,7 +342,7 @@ func masterKilledUnderLoad(t *testing.T, cl *sessiontest.Cluster, client *redis.
 	// the last writes could have reached the replica, and every item
 	// acknowledged since the recovery; only items acknowledged by the old
 	// master in its last moments may be lost.
-	lost := 0
+	lost, lastSecond, lostLastSecond := 0, 0, 0
 	for _, s := range all {
 		c := s.cart(t)
 		if c.User != s.user {
@@ -350,16 +350,25 @@ func masterKilledUnderLoad(t *testing.T, cl *sessiontest.Cluster, client *redis.
 			continue
 		}
 		onVictim := slices.Contains(byMaster[victim], s)
+		inLastSecond := func(a ack) bool { return onVictim && !a.at.Before(killed.Add(-replicated)) && !a.at.After(killed) }
+		for _, a := range s.acks {
+			if inLastSecond(a) {
+				lastSecond++
+			}
+		}
 		for _, a := range missing(s.acks, c) {
 			if !onVictim || a.at.Before(killed.Add(-replicated)) || a.at.After(recovered) {
 				t.Errorf("%s's item %s, acknowledged %v after the kill, is lost", s.user, a.item, a.at.Sub(killed))
-			} else {
-				lost++
+				continue
+			}
+			lost++
+			if inLastSecond(a) {
+				lostLastSecond++
 			}
 		}
 	}
-	t.Logf("killed master %s holding %d of %d sessions; recovered %v after the kill; %d of %d requests failed (ErrorFunc %d); %d of %d acknowledged writes lost",
-		victim, len(byMaster[victim]), users, recovered.Sub(killed).Round(time.Millisecond), failed, sent, app.errors.Load(), lost, acked)
+	t.Logf("killed master %s holding %d of %d sessions; recovered %v after the kill; %d of %d requests failed (ErrorFunc %d); %d of %d acknowledged writes lost, %d of the %d the killed master acknowledged in its last %v",
+		victim, len(byMaster[victim]), users, recovered.Sub(killed).Round(time.Millisecond), failed, sent, app.errors.Load(), lost, acked, lostLastSecond, lastSecond, replicated)
 }
 
 func TestSlotReshardedUnderLoadLosesNoUpdate(t *testing.T) {
