@@ -45,6 +45,7 @@ type Manager[T any] struct {
 	userID     func(T) string                                                       // WithUserID's; nil without
 	anonymous  string                                                               // what userID says of the zero T: no user
 	index      UserIndexStore                                                       // where userID's answers are indexed; nil without
+	fromSCS    func(map[string]any, *T)                                             // WithSCSValues'; nil without
 	skipped    *session[T]                                                          // shared by every skipped request; never changed
 }
 
@@ -59,6 +60,7 @@ type config struct {
 	tokenHeader string // WithTokenHeader's, canonical
 	maxSessions int    // WithMaxSessions'
 	capped      bool   // WithMaxSessions was given
+	scsValues   any    // WithSCSValues' func(map[string]any, *T)
 }
 
 // An Option configures a Manager. Options are applied in order by New.
@@ -145,6 +147,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	if n := m.cfg.maxSessions; m.cfg.capped && (n < 1 || m.userID == nil) {
 		panic(fmt.Sprintf("scsession: WithMaxSessions(%d) needs WithUserID, to know whose sessions to count, and an n of at least 1", n))
 	}
+	m.fromSCS = scsValuesFunc[T](m.cfg.scsValues)
 	sm.Codec = codec{}
 	return m
 }

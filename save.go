@@ -226,7 +226,7 @@ func (m *Manager[T]) rebaseSave(s *session[T], cur []byte) (again bool, err erro
 	if !renewing && s.ops.empty() {
 		return false, nil // a refresh or a repair only, and a newer save did it too
 	}
-	env, err := decodeEnvelope(cur)
+	env, adopted, err := m.decodeStored(cur) // adopted: plain scs saved it meanwhile, mid-deploy
 	if err != nil {
 		return false, errEnded // not ours any more: as good as ended
 	}
@@ -236,7 +236,9 @@ func (m *Manager[T]) rebaseSave(s *session[T], cur []byte) (again bool, err erro
 	} else {
 		s.read = cur
 	}
-	s.indexed = env.user // the request that saved cur indexed it so
+	if !adopted {
+		s.indexed = env.user // the request that saved cur indexed it so
+	}
 	return true, m.rebase(s, env)
 }
 

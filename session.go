@@ -92,14 +92,20 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 			return s.loadErr
 		}
 		if b != nil {
-			env, err := decodeEnvelope(b)
+			env, adopted, err := m.decodeStored(b)
 			switch {
 			case err != nil:
 				s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token), Err: err})
 			case time.Now().After(env.deadline):
 				// The store kept it past its lifetime: it is gone all the same.
 			default:
-				s.read, s.indexed = b, env.user
+				if adopted { // plain scs's: saved in our format by this request
+					s.why |= repaired
+					s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token)})
+				} else {
+					s.indexed = env.user
+				}
+				s.read = b
 				return m.rebase(s, env)
 			}
 		}
