@@ -22,23 +22,8 @@ import (
 
 // TestBrowserFlow is what a first-time user does: log in wrong then right,
 // fill a cart across pages, switch theme, log out, press back.
-//
-// With UPDATE_DOCS=1 it also refreshes ../docs/example.png, the README's
-// picture of the app.
 func TestBrowserFlow(t *testing.T) {
-	ctx := newBrowser(t)
-	app := startApp(t, nil)
-	u := newUser(t, ctx, app)
-	userFlow(t, u)
-	if os.Getenv("UPDATE_DOCS") == "1" {
-		png, err := os.ReadFile(u.home)
-		if err == nil {
-			err = os.WriteFile(filepath.Join("..", "docs", "example.png"), png, 0o644)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	userFlow(t, newUser(t, newBrowser(t), startApp(t, nil)))
 }
 
 // TestBrowserFlowTwoInstancesOnRedis is the same flow with every page view
@@ -125,7 +110,7 @@ func userFlow(t *testing.T, u *user) {
 
 	u.visit("/")
 	u.sees("Hello, demo!", `"tea": 2`)
-	u.home = u.shot("home")
+	u.shot("home")
 	u.submit("#theme-dark")
 	u.at("/")
 	u.sees("Current theme: dark")
@@ -286,7 +271,6 @@ type user struct {
 	next  int
 	shots string
 	n     int
-	home  string // the screenshot of the home page, for the docs
 }
 
 const stepTimeout = 15 * time.Second
