@@ -127,8 +127,8 @@ func (a *app) routes() {
 	// needs no token, but it lets through requests that carry neither header,
 	// as older browsers send some forms (Sec-Fetch-Site reached every major
 	// browser only in 2023). The session's CSRF token (checkCSRF) stops
-	// those too. Both come after LoadAndSave so
-	// that a refusal is a page of the app, in the user's theme.
+	// those too. Both come after LoadAndSave, so that a refusal is a page of
+	// the app, in the user's theme.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusForbidden, "error", "This form was sent from another site, so it was refused. Open this site yourself and try again.")
