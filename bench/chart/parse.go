@@ -11,6 +11,9 @@ import (
 // A sample is one line of BenchmarkRequest output, e.g.
 //
 //	BenchmarkRequest/store=mem/idle=off/op=read/impl=scs-2  4582  59401 ns/op  ...
+//
+// A benchmark of its own for one backend, BenchmarkRequestCluster/op=read/...,
+// is read as store=cluster.
 type sample struct {
 	Store, Idle, Op, Impl string
 	NsPerOp               float64
@@ -32,17 +35,24 @@ func parse(r io.Reader) ([]sample, error) {
 
 func parseLine(line string) (sample, bool) {
 	fields := strings.Fields(line)
-	if len(fields) < 4 || !strings.HasPrefix(fields[0], "BenchmarkRequest/") {
+	if len(fields) < 4 || !strings.HasPrefix(fields[0], "BenchmarkRequest") {
 		return sample{}, false
 	}
 	name := fields[0]
+	top, _, _ := strings.Cut(name, "/")
+	var s sample
+	if suffix := strings.TrimPrefix(top, "BenchmarkRequest"); suffix != "" {
+		if suffix[0] < 'A' || suffix[0] > 'Z' { // BenchmarkRequests, say: another benchmark
+			return sample{}, false
+		}
+		s.Store = strings.ToLower(suffix)
+	}
 	// The -N suffix is GOMAXPROCS, added by the testing package.
 	if i := strings.LastIndexByte(name, '-'); i > 0 {
 		if _, err := strconv.Atoi(name[i+1:]); err == nil {
 			name = name[:i]
 		}
 	}
-	var s sample
 	for _, part := range strings.Split(name, "/")[1:] {
 		k, v, _ := strings.Cut(part, "=")
 		switch k {
@@ -116,8 +126,10 @@ func median(xs []float64) float64 {
 
 // overheads turns samples into a chart: the median of each store, op and
 // impl minus the median of impl=floor for the same store and op, in µs, for
-// the given idle variant. A store or op without a floor is left out, as is
-// anything measured below the floor's median (noise), which shows as 0.
+// the given idle variant. The floor never touches a store, so a store
+// measured without one (BenchmarkRequestCluster) takes the floor of the
+// other stores for that op; an op without any floor is left out. A time
+// below the floor's median (noise) shows as 0.
 func overheads(samples []sample, idle string) chart {
 	type key struct{ store, op, impl string }
 	times := map[key][]float64{}
@@ -145,7 +157,12 @@ func overheads(samples []sample, idle string) chart {
 		for _, op := range chartOps {
 			floor, ok := times[key{store, op.op, "floor"}]
 			if !ok {
-				continue
+				for _, other := range stores {
+					floor = append(floor, times[key{other, op.op, "floor"}]...)
+				}
+				if len(floor) == 0 {
+					continue
+				}
 			}
 			bars := opBars{Name: op.name, Us: map[string]float64{}}
 			for _, impl := range c.Impls {

@@ -20,7 +20,9 @@ BenchmarkRequest/store=mem/idle=off/op=none/impl=scs-2     100   2000 ns/op
 BenchmarkRequest/store=redis/idle=off/op=renew/impl=floor-2   100   2000 ns/op
 BenchmarkRequest/store=redis/idle=off/op=renew/impl=scsession-goredis-2   100   402000 ns/op
 BenchmarkRequest/store=cookie/idle=off/op=write/impl=scsession-2   100   9000 ns/op
+BenchmarkRequestCluster/idle=off/op=read/impl=scsession-goredis-2   100   300000 ns/op   3.000 roundtrips/op
 BenchmarkReadManySessions/sessions=1000/impl=scs-2   100   5000 ns/op
+BenchmarkRequests/store=mem/idle=off/op=read/impl=scs-2   100   5000 ns/op
 PASS
 `
 
@@ -30,7 +32,7 @@ func TestParseLine(t *testing.T) {
 	if !ok || s != want {
 		t.Errorf("parseLine = %+v, %v; want %+v", s, ok, want)
 	}
-	for _, line := range []string{"PASS", "BenchmarkCodec/x-2 100 5 ns/op", "BenchmarkRequest/store=mem/op=read/impl=scs-2 100 5 B/op"} {
+	for _, line := range []string{"PASS", "BenchmarkCodec/x-2 100 5 ns/op", "BenchmarkRequest/store=mem/op=read/impl=scs-2 100 5 B/op", "BenchmarkRequests/store=mem/op=read/impl=scs-2 100 5 ns/op"} {
 		if _, ok := parseLine(line); ok {
 			t.Errorf("parseLine(%q) = ok; want it skipped", line)
 		}
@@ -38,22 +40,23 @@ func TestParseLine(t *testing.T) {
 }
 
 // TestOverheads checks the medians, the floor subtracted, login for
-// op=renew, and what is left out: idle=on, op=none, scsession-lww, a store
-// without a floor (cookie here) and other benchmarks.
+// op=renew, a backend's own benchmark (BenchmarkRequestCluster), and what
+// is left out: idle=on, op=none, scsession-lww, an op that no store has a
+// floor for (cookie's write here) and other benchmarks.
 func TestOverheads(t *testing.T) {
 	samples, err := parse(strings.NewReader(benchOutput))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(samples) != 13 {
-		t.Fatalf("parse found %d samples, want 13", len(samples))
+	if len(samples) != 14 {
+		t.Fatalf("parse found %d samples, want 14", len(samples))
 	}
 	c := overheads(samples, "off")
 	if got := strings.Join(c.Impls, ","); got != "scs,scsession,scsession-goredis" {
 		t.Errorf("implementations %s", got)
 	}
-	if len(c.Backends) != 2 || c.Backends[0].Name != "memstore" || c.Backends[1].Name != "Redis" {
-		t.Fatalf("backends %+v, want memstore and Redis", c.Backends)
+	if len(c.Backends) != 3 || c.Backends[0].Name != "memstore" || c.Backends[1].Name != "Redis" || c.Backends[2].Name != "Redis Cluster" {
+		t.Fatalf("backends %+v, want memstore, Redis and Redis Cluster", c.Backends)
 	}
 	mem := c.Backends[0]
 	if len(mem.Ops) != 1 || mem.Ops[0].Name != "read" {
@@ -66,6 +69,10 @@ func TestOverheads(t *testing.T) {
 	redis := c.Backends[1]
 	if len(redis.Ops) != 1 || redis.Ops[0].Name != "login" || redis.Ops[0].Us["scsession-goredis"] != 400 {
 		t.Errorf("Redis ops %+v, want login 400 µs for scsession-goredis", redis.Ops)
+	}
+	// The cluster has no floor of its own: memstore's is taken.
+	if cluster := c.Backends[2]; len(cluster.Ops) != 1 || cluster.Ops[0].Us["scsession-goredis"] != 297 {
+		t.Errorf("Redis Cluster ops %+v, want read 297 µs for scsession-goredis", cluster.Ops)
 	}
 
 	var svg strings.Builder
