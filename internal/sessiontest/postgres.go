@@ -2,6 +2,7 @@ package sessiontest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"net"
 	"os"
@@ -118,11 +119,10 @@ func postgresUser(tb testing.TB) *syscall.Credential {
 
 func (p *Postgres) data() string { return filepath.Join(p.dir, "data") }
 
-// command is name with args, run as the server's owner, in a process group
-// of its own (so that Pause reaches the server's every process).
+// command is name with args, run as the server's owner.
 func (p *Postgres) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.owner}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.owner}
 	cmd.Dir = p.dir
 	return cmd
 }
@@ -212,12 +212,15 @@ func (p *Postgres) Stop() {
 		return
 	}
 	pid := p.cmd.Process.Pid
-	syscall.Kill(-pid, syscall.SIGCONT)
+	p.Resume()
 	syscall.Kill(pid, syscall.SIGINT)
 	select {
 	case <-p.exited:
 	case <-time.After(10 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
+		for _, child := range children(pid) {
+			syscall.Kill(child, syscall.SIGKILL)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
 		<-p.exited
 	}
 	p.cmd = nil
@@ -231,8 +234,48 @@ func (p *Postgres) Restart() {
 }
 
 // Pause freezes the server and every process of it (SIGSTOP): connections
-// stay open, nothing answers, new connections wait in the listen queue.
-func (p *Postgres) Pause() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGSTOP) }
+// stay open, nothing answers, new connections wait in the listen queue. Each
+// backend is a session of its own (PostgreSQL calls setsid), so they are
+// found as the postmaster's children, in /proc.
+func (p *Postgres) Pause() {
+	pid := p.cmd.Process.Pid
+	syscall.Kill(pid, syscall.SIGSTOP) // first, so that it starts no more
+	for _, child := range children(pid) {
+		syscall.Kill(child, syscall.SIGSTOP)
+	}
+}
 
 // Resume undoes Pause.
-func (p *Postgres) Resume() { syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT) }
+func (p *Postgres) Resume() {
+	pid := p.cmd.Process.Pid
+	for _, child := range children(pid) {
+		syscall.Kill(child, syscall.SIGCONT)
+	}
+	syscall.Kill(pid, syscall.SIGCONT)
+}
+
+// children returns the processes whose parent is pid, from /proc/<pid>/stat.
+func children(pid int) []int {
+	dirs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, d := range dirs {
+		child, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, not a ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		fields := bytes.Fields(stat[i+1:])
+		if len(fields) > 1 && string(fields[1]) == strconv.Itoa(pid) {
+			out = append(out, child)
+		}
+	}
+	return out
+}
