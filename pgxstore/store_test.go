@@ -110,3 +110,17 @@ func TestEmptyDataIsNotNothing(t *testing.T) {
 		t.Fatalf("swap from empty data: %v %v", ok, err)
 	}
 }
+
+// A swap from nothing to nothing (a nil old and a nil b) changes nothing, and
+// is refused where a session is stored.
+func TestSwapFromNothingToNothing(t *testing.T) {
+	st := freshStore(t, startPostgres(t))
+	ctx := t.Context()
+	if cur, ok, err := st.CompareAndSwap(ctx, "token", nil, nil, time.Time{}); err != nil || !ok || cur != nil {
+		t.Fatalf("on nothing: current %q, swapped %v, %v; want swapped", cur, ok, err)
+	}
+	st.Commit("token", []byte("stored"), time.Now().Add(time.Hour))
+	if cur, ok, err := st.CompareAndSwap(ctx, "token", nil, nil, time.Time{}); err != nil || ok || string(cur) != "stored" {
+		t.Fatalf("on a stored session: current %q, swapped %v, %v; want refused with what is stored", cur, ok, err)
+	}
+}
