@@ -80,6 +80,32 @@ func (m *Manager[T]) verify(ctx context.Context, value string) (token string, st
 	return "", false, false
 }
 
+// receive reads into s what the client holds of its session: the token its
+// header or cookie carries, verified, or with WithCookieStore the sealed
+// session.
+func (m *Manager[T]) receive(r *http.Request, s *session[T]) {
+	if m.sealer != nil {
+		m.openCookie(r.Context(), r, s)
+		return
+	}
+	value, ok := m.headerToken(r)
+	if s.viaHeader = ok; !ok {
+		value, ok = cookieValue(r, m.sessions.Cookie.Name)
+	}
+	if !ok {
+		return
+	}
+	var stale, malformed bool
+	s.token, stale, malformed = m.verify(r.Context(), value)
+	s.held = s.token
+	switch {
+	case stale:
+		s.why |= resign
+	case malformed:
+		s.why |= rejected // expire it, or the client sends it (and is logged) again and again
+	}
+}
+
 // sign returns the cookie value for token: the token itself, or with signing
 // keys the token, a dot and its signature.
 func (m *Manager[T]) sign(token string) string {
@@ -148,22 +174,32 @@ func cookieValue(r *http.Request, name string) (string, bool) {
 }
 
 // send gives the client what it must hold for the session under token: the
-// cookie, or the token header for a request that came with one. An empty
-// token ends what the client holds.
-func (m *Manager[T]) send(w http.ResponseWriter, s *session[T], token string) {
-	if s.viaHeader {
+// cookie, the token header for a request that came with one, or with
+// WithCookieStore the sealed session. An empty token ends what the client
+// holds. Only sealing can fail: the session is too large for its cookies.
+func (m *Manager[T]) send(w http.ResponseWriter, s *session[T], token string) error {
+	switch {
+	case s.viaHeader:
 		m.writeHeaderToken(w, token)
-		return
+		return nil
+	case m.sealer != nil:
+		if err := m.sendSealed(w, s, token); err != nil {
+			return err
+		}
+	default:
+		m.writeCookie(w, m.sessions.Cookie.Name, m.sign(token), m.expiry(&s.env), s.env.remember)
 	}
-	m.writeCookie(w, token, m.expiry(&s.env), s.env.remember)
+	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
+	return nil
 }
 
-// writeCookie sets the session cookie as scs does; an empty token expires it.
-func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry time.Time, remember bool) {
+// writeCookie sets a cookie with the session cookie's attributes, as scs
+// does; an empty value expires it.
+func (m *Manager[T]) writeCookie(w http.ResponseWriter, name, value string, expiry time.Time, remember bool) {
 	c := m.sessions.Cookie
 	cookie := &http.Cookie{
-		Name:        c.Name,
-		Value:       m.sign(token),
+		Name:        name,
+		Value:       value,
 		Domain:      c.Domain,
 		HttpOnly:    c.HttpOnly,
 		Path:        c.Path,
@@ -172,7 +208,7 @@ func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry tim
 		Partitioned: c.Partitioned,
 	}
 	switch {
-	case token == "":
+	case value == "":
 		cookie.Expires = time.Unix(1, 0)
 		cookie.MaxAge = -1
 	case c.Persist || remember:
@@ -180,7 +216,6 @@ func (m *Manager[T]) writeCookie(w http.ResponseWriter, token string, expiry tim
 		cookie.MaxAge = int(time.Until(expiry).Seconds() + 1)
 	}
 	w.Header().Add("Set-Cookie", cookie.String())
-	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
 }
 
 // key is the store key of token: the token itself, or with HashTokenInStore

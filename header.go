@@ -2,6 +2,7 @@ package scsession
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 )
@@ -39,6 +40,9 @@ func WithTokenHeader(name string) Option {
 // session could not be loaded, and ErrCommitted if the session needs a token
 // once the response has started.
 func (m *Manager[T]) Token(ctx context.Context) (string, error) {
+	if m.sealer != nil {
+		return "", errNoToken
+	}
 	s := m.from(ctx)
 	if s == m.skipped {
 		return "", ErrSkipped
@@ -57,6 +61,8 @@ func (m *Manager[T]) Token(ctx context.Context) (string, error) {
 	}
 	return m.sign(s.token), nil
 }
+
+var errNoToken = errors.New("scsession: Token has no token to give with WithCookieStore: the session itself travels in the cookie")
 
 // headerToken returns the token the request's token header carries, if it
 // carries one.

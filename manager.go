@@ -46,6 +46,7 @@ type Manager[T any] struct {
 	anonymous  string                                                               // what userID says of the zero T: no user
 	index      UserIndexStore                                                       // where userID's answers are indexed; nil without
 	fromSCS    func(map[string]any, *T)                                             // WithSCSValues'; nil without
+	sealer     *sealer                                                              // WithCookieStore's; nil without
 	skipped    *session[T]                                                          // shared by every skipped request; never changed
 }
 
@@ -56,11 +57,13 @@ type config struct {
 	skip        []func(*http.Request) bool
 	idleRefresh time.Duration
 	refreshSet  bool
-	userID      any    // WithUserID's func(T) string
-	tokenHeader string // WithTokenHeader's, canonical
-	maxSessions int    // WithMaxSessions'
-	capped      bool   // WithMaxSessions was given
-	scsValues   any    // WithSCSValues' func(map[string]any, *T)
+	userID      any      // WithUserID's func(T) string
+	sealKeys    [][]byte // WithCookieStore's
+	cookieStore bool     // WithCookieStore was given
+	tokenHeader string   // WithTokenHeader's, canonical
+	maxSessions int      // WithMaxSessions'
+	capped      bool     // WithMaxSessions was given
+	scsValues   any      // WithSCSValues' func(map[string]any, *T)
 }
 
 // An Option configures a Manager. Options are applied in order by New.
@@ -129,9 +132,13 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 		panic(fmt.Sprintf("scsession: WithIdleRefresh(%v) is not below the IdleTimeout (%v), so sessions in use would expire; use a fraction of it, such as the default %v", m.cfg.idleRefresh, idle, idle/10))
 	}
 	var index UserIndexStore
-	m.store, index = backendFor(sm.Store, m.cfg.userID != nil)
+	if m.cfg.cookieStore {
+		m.useCookieStore()
+	} else {
+		m.store, index = backendFor(sm.Store, m.cfg.userID != nil)
+	}
 	m.storeAtNew = sm.Store
-	if !m.store.atomic() {
+	if !m.store.atomic() && m.sealer == nil {
 		m.cfg.logger.Warn(fmt.Sprintf("scsession: %T saves last-write-wins, so concurrent requests of a session can lose each other's changes and a slow request can undo a logout; use a store that compares and swaps: scs's memstore, or github.com/scsession/scsession/redisstore for Redis", sm.Store))
 	}
 	if m.cfg.userID != nil {
@@ -175,21 +182,7 @@ func (m *Manager[T]) LoadAndSave(next http.Handler) http.Handler {
 		if h := w.Header(); len(h) > 0 {
 			s.above = h.Clone()
 		}
-		value, ok := m.headerToken(r)
-		if s.viaHeader = ok; !ok {
-			value, ok = cookieValue(r, m.sessions.Cookie.Name)
-		}
-		if ok {
-			var stale, malformed bool
-			s.token, stale, malformed = m.verify(r.Context(), value)
-			s.held = s.token
-			switch {
-			case stale:
-				s.why |= resign
-			case malformed:
-				s.why |= rejected // expire it, or the client sends it (and is logged) again and again
-			}
-		}
+		m.receive(r, s)
 		r = r.WithContext(s) // s is the request's context, with itself as m's value
 		s.w = responseWriter{ResponseWriter: w, r: r, save: s}
 		next.ServeHTTP(&s.w, r)

@@ -83,8 +83,11 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		}
 	case s.why&(destroyed|rejected) != 0:
 		m.send(w, s, "")
-	case s.why&resign != 0 && s.read != nil:
-		m.send(w, s, s.token)
+	case s.read != nil && (s.why&resign != 0 || m.resealDue(s)):
+		if serr := m.send(w, s, s.token); serr != nil {
+			// The client keeps the cookie it has, which the next save replaces.
+			m.cfg.logger.WarnContext(ctx, "scsession: cookie not sealed again", slog.String("error", serr.Error()))
+		}
 	}
 	if err != nil {
 		// The handler's Location, Cache-Control... belong to its answer, not
@@ -190,7 +193,9 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 		}
 	}
 	if m.cookieChanged(s) {
-		m.send(w, s, s.token)
+		if err := m.send(w, s, s.token); err != nil {
+			return fmt.Errorf("scsession: saving session: %w", err)
+		}
 	}
 	return nil
 }
@@ -254,8 +259,12 @@ func agent(r *http.Request) string {
 // cookieChanged reports whether the cookie the client holds differs from the
 // one a save sets: another token, another signature, another expiry (with
 // IdleTimeout, every save moves it) or another persistence. A token header
-// has no expiry: only another token or signature changes it.
+// has no expiry: only another token or signature changes it. With
+// WithCookieStore the cookie holds what was saved.
 func (m *Manager[T]) cookieChanged(s *session[T]) bool {
+	if m.sealer != nil {
+		return true // the cookie is what was saved
+	}
 	if s.viaHeader {
 		return s.token != s.held || s.why&resign != 0
 	}

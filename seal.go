@@ -88,9 +88,6 @@ const (
 )
 
 var (
-	// errCookieTooLarge: the session did not fit in maxChunks cookies, and
-	// was not saved. The error wrapping it gives the sizes.
-	errCookieTooLarge = errors.New("scsession: session too large for the cookie store")
 	// errSealMalformed: the cookies are not what seal writes (garbage, a
 	// chunk missing, extra or cut elsewhere); the error wrapping it says which.
 	errSealMalformed = errors.New("scsession: sealed session cookie is malformed")
@@ -141,10 +138,10 @@ func newSealer(keys [][]byte) (*sealer, error) {
 // seal returns the cookie values that carry plain under the cookie called
 // name: values[0] for name itself, values[i] for chunkName(name, i). It
 // compresses plain when that makes it shorter. A plain that does not fit in
-// maxChunks cookies gets an error wrapping errCookieTooLarge.
+// maxChunks cookies gets an error wrapping ErrCookieTooLarge.
 func (s *sealer) seal(name string, plain []byte) ([]string, error) {
 	if len(plain) > maxPlain {
-		return nil, fmt.Errorf("%w: the session is %d bytes, over the cookie store's %d-byte bound; keep less in the session or use a server-side store", errCookieTooLarge, len(plain), maxPlain)
+		return nil, fmt.Errorf("%w: the session is %d bytes, over the cookie store's %d-byte bound; keep less in the session or use a server-side store", ErrCookieTooLarge, len(plain), maxPlain)
 	}
 	body, flags := plain, byte(0)
 	if len(plain) >= minDeflate {
@@ -157,7 +154,7 @@ func (s *sealer) seal(name string, plain []byte) ([]string, error) {
 	n := sealedMin + len(body)
 	chars := strictB64.EncodedLen(n)
 	if chars > maxSealed {
-		return nil, fmt.Errorf("%w: the session is %d bytes sealed, over the cookie store's %d-byte bound; keep less in the session or use a server-side store", errCookieTooLarge, chars, maxSealed)
+		return nil, fmt.Errorf("%w: the session is %d bytes sealed, over the cookie store's %d-byte bound; keep less in the session or use a server-side store", ErrCookieTooLarge, chars, maxSealed)
 	}
 	count := (chars + chunkLen - 1) / chunkLen
 

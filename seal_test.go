@@ -104,8 +104,8 @@ func TestSealTooLarge(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			values, err := s.seal("session", tc.plain)
-			if !errors.Is(err, errCookieTooLarge) || values != nil {
-				t.Fatalf("seal = %d values, %v; want errCookieTooLarge", len(values), err)
+			if !errors.Is(err, ErrCookieTooLarge) || values != nil {
+				t.Fatalf("seal = %d values, %v; want ErrCookieTooLarge", len(values), err)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not say %q", err, tc.want)

@@ -22,6 +22,8 @@ type session[T any] struct {
 	mu              sync.Mutex
 	held            string      // the token the client's cookie carries, verified
 	viaHeader       bool        // the client carries the token in the WithTokenHeader header, not the cookie
+	chunks          int         // WithCookieStore: cookies the request's sealed session took, or the response's
+	sealed          []byte      // WithCookieStore: what the client's cookie holds, the request's or the response's
 	above           http.Header // response headers set above LoadAndSave, which an ErrorFunc's answer keeps
 	events          []Event     // emitted once the lock is released
 	w               responseWriter
@@ -86,7 +88,10 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 	}
 	s.loaded = true
 	if s.token != "" {
-		b, err := m.store.find(ctx, m.key(s.token))
+		b, err := s.sealed, error(nil) // WithCookieStore: the request brought it
+		if m.sealer == nil {
+			b, err = m.store.find(ctx, m.key(s.token))
+		}
 		if err != nil {
 			s.loadErr = fmt.Errorf("scsession: loading session: %w", err)
 			return s.loadErr
@@ -96,8 +101,9 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 			switch {
 			case err != nil:
 				s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token), Err: err})
-			case time.Now().After(env.deadline):
-				// The store kept it past its lifetime: it is gone all the same.
+			case time.Now().After(m.expiry(&env)):
+				// Kept past its lifetime or idle timeout (by the store, or in a
+				// cookie store's cookie by a client): it is gone all the same.
 			default:
 				if adopted { // plain scs's: saved in our format by this request
 					s.why |= repaired
