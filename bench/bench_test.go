@@ -185,6 +185,7 @@ type benchApp struct {
 	writes  int // so far, to pick the next of benchItems
 	store   *benchStore
 	cookie  string // "session=..." or "" for the floor
+	sealed  bool   // the session is in the cookie (WithCookieStore): a write changes it
 }
 
 // benchSessionManager returns scs.New()'s SessionManager with store and
@@ -249,8 +250,13 @@ func newBenchApp(tb testing.TB, impl string, sm *scs.SessionManager, store *benc
 			sm.Put(ctx, "prefs", u.Prefs)
 			w.Write(benchOK)
 		})
-	case "scsession", "scsession-lww", "scsession-goredis":
-		m := scsession.New[benchUser](sm)
+	case "scsession", "scsession-lww", "scsession-goredis", "scsession-cookie":
+		var opts []scsession.Option
+		if impl == "scsession-cookie" {
+			opts = append(opts, scsession.WithCookieStore(benchCookieKey))
+			app.sealed = true
+		}
+		m := scsession.New[benchUser](sm, opts...)
 		r.Use(m.LoadAndSave)
 		r.Get("/read", func(w http.ResponseWriter, r *http.Request) {
 			u := m.Get(r.Context())
@@ -387,7 +393,7 @@ func benchRequests(b *testing.B, app *benchApp, op string) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
-		if op == "renew" && app.cookie != "" {
+		if (op == "renew" || op == "write" && app.sealed) && app.cookie != "" {
 			if c := benchSetCookie(rec.Header()); c != "" {
 				cookie[0] = c
 			} else {
