@@ -1,6 +1,6 @@
 module github.com/scsession/scsession/pgxstore
 
-go 1.26.8
+go 1.25.0
 
 replace github.com/scsession/scsession => ../
 

@@ -1,6 +1,6 @@
 module github.com/scsession/scsession/redisstore
 
-go 1.26.8
+go 1.25.0
 
 require (
 	github.com/alexedwards/scs/redisstore v0.0.0-20250417082927-ab20b3feb5e9
