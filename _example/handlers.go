@@ -141,13 +141,21 @@ func (a *app) loginLocked(ctx context.Context, addr, account string) string {
 	if left := a.lockedFor(a.sessions.Get(ctx)); left > 0 {
 		return fmt.Sprintf("Too many failed attempts: login is locked for %d more seconds.", seconds(left))
 	}
+	msg, _ := a.serverLocked(addr, account)
+	return msg
+}
+
+// serverLocked says why the address and account limits refuse a login, and
+// for how long; "" and zero if they do not. The API's login has these
+// limits only.
+func (a *app) serverLocked(addr, account string) (string, time.Duration) {
 	if left := a.addrs.lockedFor(addr); left > 0 {
-		return fmt.Sprintf("Too many failed attempts from your network address: login is locked for %d more seconds.", seconds(left))
+		return fmt.Sprintf("Too many failed attempts from your network address: login is locked for %d more seconds.", seconds(left)), left
 	}
 	if left := a.accounts.lockedFor(account); left > 0 {
-		return fmt.Sprintf("Too many failed attempts for this account: it is locked for %d more seconds, on every device. Other accounts can still log in.", seconds(left))
+		return fmt.Sprintf("Too many failed attempts for this account: it is locked for %d more seconds, on every device. Other accounts can still log in.", seconds(left)), left
 	}
-	return ""
+	return "", 0
 }
 
 // loginFailed counts a wrong password against the session, the address and
@@ -168,14 +176,23 @@ func (a *app) loginFailed(ctx context.Context, addr, account string) (string, er
 	}
 	// The server-side limits are counted even when the session's is what
 	// the user sees: a new cookie must not start them again.
+	if locked := a.countFailure(addr, account); locked != "" {
+		msg = "Wrong username or password. " + locked
+	}
+	return msg, nil
+}
+
+// countFailure counts a wrong password against the address and the
+// account, and says so if that locked either; "" if it did not.
+func (a *app) countFailure(addr, account string) string {
 	addrLocked, accountLocked := a.addrs.fail(addr), a.accounts.fail(account)
 	switch {
 	case addrLocked > 0:
-		msg = fmt.Sprintf("Wrong username or password. Too many failed attempts from your network address: login is locked for %d minutes.", int(addrLocked.Minutes()))
+		return fmt.Sprintf("Too many failed attempts from your network address: login is locked for %d minutes.", int(addrLocked.Minutes()))
 	case accountLocked > 0:
-		msg = fmt.Sprintf("Wrong username or password. Too many failed attempts for this account: it is locked for %d minutes, on every device.", int(accountLocked.Minutes()))
+		return fmt.Sprintf("Too many failed attempts for this account: it is locked for %d minutes, on every device.", int(accountLocked.Minutes()))
 	}
-	return msg, nil
+	return ""
 }
 
 // pleaseLogIn is where Require sends anonymous visitors of the pages that

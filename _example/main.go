@@ -10,14 +10,25 @@
 //	go run ./_example -redis 127.0.0.1:6379  # sessions in Redis (or REDIS_ADDR)
 //	go run ./_example -redis 10.0.0.1:6379,10.0.0.2:6379,10.0.0.3:6379  # in a Redis Cluster
 //	go run ./_example -redis redis://:secret@127.0.0.1:6379/0          # a URL, as go-redis parses it
+//	go run ./_example -postgres postgres://app:secret@127.0.0.1/app    # in PostgreSQL (or DATABASE_URL)
+//	go run ./_example -cookie-store          # each session sealed in its cookie: no server store
 //
 // One host:port is reached with redigo and scsession/redisstore; a list of
 // cluster nodes or a URL with go-redis and scsession/goredisstore (a URL
-// with addr= parameters naming more nodes is a cluster too).
+// with addr= parameters naming more nodes is a cluster too). PostgreSQL is
+// reached with a pgx pool and scsession/pgxstore, which creates its tables
+// when they are missing; the app does not start if the database does not
+// answer. With -cookie-store there is no sessions page (a cookie store can
+// neither list nor revoke sessions) and no API (a header token needs a
+// session on the server). The three flags are exclusive.
 //
-// Several instances share sessions when they use the same Redis and the same
-// SESSION_KEYS (comma-separated base64 keys of at least 32 bytes each, newest
-// first; make one with `openssl rand -base64 32`).
+// Several instances share sessions when they use the same Redis or
+// database and the same SESSION_KEYS (comma-separated base64 keys of at
+// least 32 bytes each, newest first; make one with `openssl rand -base64
+// 32`). With -cookie-store the same keys seal the cookies.
+//
+// Programs use the JSON API under /api with the session token in an
+// Authorization header (api.go); the page /api shows it with curl.
 package main
 
 import (
@@ -26,6 +37,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,26 +50,81 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "`host:port` to listen on (port 0 picks a free one)")
-	redisAddr := flag.String("redis", os.Getenv("REDIS_ADDR"), "the Redis for the sessions: `host:port`, a comma-separated list of cluster nodes, or a redis:// URL (default $REDIS_ADDR; empty means a memory store)")
 	secure := flag.Bool("secure", false, "mark cookies Secure, for serving behind TLS")
+	var cfg config
+	flag.StringVar(&cfg.RedisAddr, "redis", os.Getenv("REDIS_ADDR"), "keep sessions in Redis: `host:port`, a comma-separated list of cluster nodes, or a redis:// URL (default $REDIS_ADDR)")
+	flag.StringVar(&cfg.PostgresURL, "postgres", os.Getenv("DATABASE_URL"), "keep sessions in PostgreSQL: a `URL` such as postgres://user:pass@host:5432/db, or libpq's key=value pairs (default $DATABASE_URL)")
+	flag.BoolVar(&cfg.CookieStore, "cookie-store", false, "keep each session sealed in its cookie, with no server store (no sessions page, no API)")
+	flag.Usage = usage
 	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "example: unexpected argument %q\n", flag.Arg(0))
+		usage()
+		os.Exit(2)
+	}
+	if set := cfg.stores(); len(set) > 1 {
+		fmt.Fprintf(os.Stderr, "example: %s each keep the sessions somewhere else: choose one (REDIS_ADDR and DATABASE_URL set -redis and -postgres too)\n", strings.Join(set, " and "))
+		os.Exit(2)
+	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*addr, *redisAddr, *secure, logger); err != nil {
+	cfg.Secure, cfg.Logger = *secure, logger
+	if err := run(*addr, cfg); err != nil {
 		logger.Error(err.Error())
 		os.Exit(1)
 	}
 }
 
-func run(addr, redisAddr string, secure bool, logger *slog.Logger) error {
+// usage is -h: the flags, with those that pick the store together.
+func usage() {
+	out := flag.CommandLine.Output()
+	fmt.Fprint(out, `Usage: go run ./_example [-addr host:port] [-secure] [-redis addr | -postgres URL | -cookie-store]
+
+A small web app on scsession, with a JSON API under /api.
+
+Where the sessions live, one of (default: in memory, gone when the app stops):
+`)
+	for _, name := range []string{"redis", "postgres", "cookie-store"} {
+		printFlag(out, flag.Lookup(name))
+	}
+	fmt.Fprint(out, "\nServing:\n")
+	for _, name := range []string{"addr", "secure"} {
+		printFlag(out, flag.Lookup(name))
+	}
+	fmt.Fprint(out, `
+Environment:
+  SESSION_KEYS  comma-separated base64 keys of at least 32 bytes, newest first,
+                that sign the cookies (seal them with -cookie-store); the same
+                on every instance. Unset: a random key, so sessions end with the app.
+  REDIS_ADDR, DATABASE_URL  the defaults of -redis and -postgres.
+`)
+}
+
+// printFlag prints one flag as flag.PrintDefaults does, but not the value
+// an environment variable gave it: a URL may hold a password.
+func printFlag(out io.Writer, f *flag.Flag) {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Var(f.Value, f.Name, f.Usage)
+	def := f.DefValue
+	if f.Name == "redis" || f.Name == "postgres" {
+		def = ""
+	}
+	fs.Lookup(f.Name).DefValue = def
+	fs.PrintDefaults()
+}
+
+func run(addr string, cfg config) error {
 	keys, err := parseKeys(os.Getenv("SESSION_KEYS"))
 	if err != nil {
 		return err
 	}
+	logger := cfg.Logger
 	if keys == nil {
 		logger.Warn("SESSION_KEYS is not set: signing cookies with a random key, so sessions end when the app stops; set it (e.g. to the output of `openssl rand -base64 32`) to keep them")
 	}
-	app, err := newApp(config{RedisAddr: redisAddr, Secure: secure, Keys: keys, Logger: logger})
+	cfg.Keys = keys
+	app, err := newApp(cfg)
 	if err != nil {
 		return err
 	}
@@ -75,7 +142,7 @@ func run(addr, redisAddr string, secure bool, logger *slog.Logger) error {
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("serving", "store", app.store, "secure", secure)
+	logger.Info("serving", "store", app.store, "secure", cfg.Secure)
 	// The URL goes to stdout on a line of its own, for people and for the e2e tests.
 	fmt.Printf("scsession example: http://%s/\n", l.Addr())
 

@@ -52,6 +52,12 @@ func (a *app) sessionList(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "sessions", page)
 }
 
+// noSessionList is the sessions page with -cookie-store, which cannot list
+// sessions: each lives only in its browser's cookie.
+func (a *app) noSessionList(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "sessions", nil)
+}
+
 // revokeSession signs out one of the user's other sessions. The ID comes
 // from a form, so it is only acted on if it is in the user's own list: a
 // forged ID cannot end somebody else's session.
