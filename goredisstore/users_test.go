@@ -25,6 +25,14 @@ func TestRevokedSessionStaysRevokedUnderARequestInFlight(t *testing.T) {
 	sessiontest.RevokedSessionStaysRevokedUnderARequestInFlight(t, twoApps(t))
 }
 
+func TestMaxSessionsEndsTheLeastRecentlySeen(t *testing.T) {
+	sessiontest.MaxSessionsEndsTheLeastRecentlySeen(t, twoApps(t))
+}
+
+func TestConcurrentLoginsLeaveExactlyTheCap(t *testing.T) {
+	sessiontest.ConcurrentLoginsLeaveExactlyTheCap(t, twoApps(t))
+}
+
 func TestRevokeUserRacingRenewalsLeavesNoSession(t *testing.T) {
 	sessiontest.RevokeUserRacingRenewalsLeavesNoSession(t, twoApps(t))
 }
