@@ -52,6 +52,63 @@ func TestBrowserFlowTwoInstancesOnACluster(t *testing.T) {
 	userFlow(t, newUser(t, ctx, a, b))
 }
 
+// TestBrowserFlowTwoInstancesOnPostgres is the same flow with the two
+// instances on one PostgreSQL of the test's own (DATABASE_URL): the example
+// then uses pgxstore.
+func TestBrowserFlowTwoInstancesOnPostgres(t *testing.T) {
+	ctx := newBrowser(t)
+	pg := sessiontest.StartPostgres(t)
+	keys := "SESSION_KEYS=" + base64.StdEncoding.EncodeToString([]byte("e2e-new-key-0123456789abcdefghij"))
+	env := []string{keys, "DATABASE_URL=" + pg.URL()}
+	a, b := startApp(t, env), startApp(t, env)
+	userFlow(t, newUser(t, ctx, a, b))
+}
+
+// TestBrowserFlowCookieStore is a short flow with -cookie-store, on two
+// instances with the same key and nothing between them but the cookie:
+// log in, fill the cart, log out, and find no sessions page and no API.
+func TestBrowserFlowCookieStore(t *testing.T) {
+	ctx := newBrowser(t)
+	env := []string{"SESSION_KEYS=" + base64.StdEncoding.EncodeToString([]byte("e2e-cookie-key-0123456789abcdefg"))}
+	u := newUser(t, ctx, startApp(t, env, "-cookie-store"), startApp(t, env, "-cookie-store"))
+	u.visit("/login")
+	u.fill("#username", "demo")
+	u.fill("#password", "demo")
+	u.submit("#login")
+	u.at("/members")
+	u.sees("Welcome back!", "You are signed in as demo")
+	u.doesNotSee("See where else you are logged in")
+	u.rows(`nav a[href="/sessions"]`, 0)
+	u.shot("logged-in")
+
+	u.visit("/")
+	u.sees("Hello, demo!")
+	u.submit("#add-special")
+	u.at("/cart")
+	u.sees("Croissant added to your cart.")
+	u.submit("#add-tea")
+	u.cartCount("2")
+	u.visit("/cart")
+	u.cartCount("2")
+	u.sees("Green tea\t€3.50\t1", "Croissant\t€1.80\t1")
+	u.shot("cart")
+
+	u.visit("/sessions")
+	u.sees("cannot list where you are logged in")
+	u.visit("/api")
+	u.sees("so it has no API")
+	u.shot("no-api")
+
+	u.visit("/members")
+	u.submit("#logout")
+	u.at("/")
+	u.sees("You have been logged out.", "Hello, stranger!")
+	u.cartCount("0")
+	u.visit("/members")
+	u.at("/login")
+	u.shot("logged-out")
+}
+
 func userFlow(t *testing.T, u *user) {
 	u.visit("/members")
 	u.at("/login")

@@ -56,7 +56,7 @@ func layoutFlow(t *testing.T, u *user, sc screen) {
 	// Logged out, with something in the cart so that its table shows.
 	u.visit("/")
 	u.submit("#add-special")
-	for _, path := range []string{"/", "/cart", "/login"} {
+	for _, path := range []string{"/", "/cart", "/login", "/api"} {
 		u.visit(path)
 		u.laidOut()
 	}
