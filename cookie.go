@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"iter"
 	"net/http"
 	"strings"
 	"time"
@@ -159,18 +160,33 @@ func (m *Manager[T]) name(token string) string {
 // cookieValue returns the value of the first cookie called name, as
 // r.Cookie does, without allocating: the value is checked by verify.
 func cookieValue(r *http.Request, name string) (string, bool) {
-	for _, line := range r.Header["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if ok && k == name {
-				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-					v = v[1 : len(v)-1]
-				}
-				return v, true
-			}
+	for k, v := range cookies(r) {
+		if k == name {
+			return v, true
 		}
 	}
 	return "", false
+}
+
+// cookies yields the name and value of each cookie r carries, in order,
+// without allocating; values are not checked (their readers check them).
+func cookies(r *http.Request) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, line := range r.Header["Cookie"] {
+			for part := range strings.SplitSeq(line, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+				if !ok {
+					continue
+				}
+				if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+					v = v[1 : len(v)-1]
+				}
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // send gives the client what it must hold for the session under token: the

@@ -22,7 +22,9 @@ import (
 // reads as a new session, with an EventRejected. To rotate, put the new key
 // first and keep the old ones until the cookies they sealed have expired: a
 // cookie sealed with an old key is sealed again with the new one on its next
-// request; one sealed with a key no longer listed reads as a new session.
+// request; one sealed with a key no longer listed reads as a new session
+// (and, as it may be another instance's mid-rotation, is not expired: it is
+// replaced at the session's next save).
 // Each key must be at least 32 random bytes (New panics otherwise), secret
 // and the same on every instance. sm.Store is never touched.
 //
@@ -43,7 +45,8 @@ import (
 // a stolen cookie stays valid until it expires (keep Lifetime and IdleTimeout
 // short); sessions cannot be listed or revoked (New panics with WithUserID);
 // and of concurrent requests of one session, the last response wins.
-// WithTokenHeader and Token need a server store too.
+// WithTokenHeader, Token and WithSigningKeys need a server store too (New
+// and Token panic).
 func WithCookieStore(keys ...[]byte) Option {
 	return func(c *config) { c.sealKeys, c.cookieStore = keys, true }
 }
@@ -81,6 +84,8 @@ func (m *Manager[T]) useCookieStore() {
 		panic("scsession: WithUserID needs a server-side store: with WithCookieStore a session lives only in its cookie, so it can be neither listed nor revoked; use memstore, Redis or PostgreSQL to revoke sessions")
 	case m.cfg.tokenHeader != "":
 		panic("scsession: WithTokenHeader needs a server-side store: with WithCookieStore the session itself is the cookie, too large for a header token; use memstore, Redis or PostgreSQL for API clients")
+	case len(m.cfg.keys) > 0:
+		panic("scsession: WithSigningKeys signs a token, and WithCookieStore has none: its seal authenticates the cookie already; drop WithSigningKeys")
 	}
 	m.sealer, m.store = sealer, cookieBackend{}
 }

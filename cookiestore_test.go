@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +245,71 @@ func cookieNames(r response) string {
 		names = append(names, name)
 	}
 	return strings.Join(names, " ") + " "
+}
+
+// jarClient is a browser whose requests can be sent with an older Cookie
+// header (as two tabs' requests in flight are) and whose responses are
+// applied to its jar in the order they arrive.
+type jarClient struct {
+	t   *testing.T
+	jar *cookiejar.Jar
+	u   *url.URL
+}
+
+func (c *jarClient) cookieHeader() string {
+	var parts []string
+	for _, ck := range c.jar.Cookies(c.u) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (c *jarClient) send(method, path, cookie string) *http.Response {
+	req, _ := http.NewRequest(method, c.u.String()+path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func (c *jarClient) apply(resp *http.Response) { c.jar.SetCookies(c.u, resp.Cookies()) }
+
+// Two requests of one browser in flight at once, both sent with a
+// one-chunk session: one grows the session to two chunks, the other changes
+// it a little. With a cookie store the last response wins: the browser is
+// left with the small response's "session" and the large one's "session.1",
+// a leftover the small session ignores (it used to be rejected, logging the
+// user out).
+func TestCookieStoreConcurrentGrowthKeepsTheLastResponse(t *testing.T) {
+	events := &eventLog{}
+	base, _ := cookieApp(t, nil, events.option())
+	jar, _ := cookiejar.New(nil)
+	pu, _ := url.Parse(base)
+	c := &jarClient{t: t, jar: jar, u: pu}
+	c.apply(c.send(http.MethodPost, "/login?id=7&name=ann", ""))
+	before := c.cookieHeader()
+
+	big := c.send(http.MethodPost, "/big?n=xxxxxx", before) // 6,000 characters: two chunks
+	small := c.send(http.MethodPost, "/add?item=tea", before)
+	if len(big.Cookies()) != 2 {
+		t.Fatalf("the large save set %d cookies, want 2", len(big.Cookies()))
+	}
+	c.apply(big) // the large response arrives first,
+	c.apply(small)
+	req, _ := http.NewRequest(http.MethodGet, base+"/get", nil)
+	req.Header.Set("Cookie", c.cookieHeader())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if got := string(b); !strings.Contains(got, "name=ann") {
+		t.Fatalf("after two concurrent saves the session reads %q (events:\n%s); want ann's session, the last response's", got, events)
+	}
 }

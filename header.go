@@ -2,7 +2,6 @@ package scsession
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 )
@@ -35,13 +34,18 @@ func WithTokenHeader(name string) Option {
 // Token returns the request's session token, signed as its cookie would be,
 // to hand to an API client that sends it back in the WithTokenHeader header.
 // A session with no token yet is given one, and saved with the response so
-// that the token works. After RenewToken, Token returns the new token.
+// that the token works. After RenewToken, Token returns the new token. The
+// request is then answered as one that came with the header: its response
+// sets no cookie, so a login endpoint that hands out a token does not also
+// log a browser in by cookie (and the token, if it changes later in the
+// request, travels in the header).
 // Token returns ErrSkipped on a skipped request, the store's error if the
 // session could not be loaded, and ErrCommitted if the session needs a token
-// once the response has started.
+// once the response has started. It panics with WithCookieStore, which has
+// no tokens.
 func (m *Manager[T]) Token(ctx context.Context) (string, error) {
 	if m.sealer != nil {
-		return "", errNoToken
+		panic("scsession: Token needs a server-side store: with WithCookieStore the session itself travels in the cookie, and there is no token to hand out")
 	}
 	s := m.from(ctx)
 	if s == m.skipped {
@@ -59,10 +63,24 @@ func (m *Manager[T]) Token(ctx context.Context) (string, error) {
 		s.token = newToken()
 		s.why |= renewed // a new token to save, with no old one to retire
 	}
+	s.viaHeader = true // the client is an API client: no cookie for it
 	return m.sign(s.token), nil
 }
 
-var errNoToken = errors.New("scsession: Token has no token to give with WithCookieStore: the session itself travels in the cookie")
+// ViaHeader reports whether the request's session token came in the
+// WithTokenHeader header rather than the cookie (or the request called
+// Token). Such a request needs no CSRF token: a browser never adds that
+// header to a cross-site request by itself. ViaHeader panics if
+// LoadAndSave is not in the middleware chain.
+func (m *Manager[T]) ViaHeader(ctx context.Context) bool {
+	s := m.from(ctx)
+	if s == m.skipped {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.viaHeader
+}
 
 // headerToken returns the token the request's token header carries, if it
 // carries one.

@@ -52,7 +52,11 @@ func TestTokenHeaderCarriesTheSession(t *testing.T) {
 	url := serve(t, m, apiApp(m))
 	api := newClient(t) // an API client: it never sends the cookie it may get
 
-	token := api.Post(url + "/api/login?name=ann").Body
+	login := api.Post(url + "/api/login?name=ann")
+	token := login.Body
+	if c := login.Header.Values("Set-Cookie"); len(c) > 0 || login.Header.Get("Authorization") != "Bearer "+token {
+		t.Fatalf("a login that called Token set cookies %q and Authorization %q; want no cookie and the token", c, login.Header.Get("Authorization"))
+	}
 	r := api.Replay(http.MethodGet, url+"/get", "") // no cookie
 	if strings.Contains(r.Body, "ann") {
 		t.Fatal("a request without the token read the session")
@@ -210,5 +214,35 @@ func TestTokenHeaderKeepsConcurrentUpdates(t *testing.T) {
 	got := newClient(t).Get(url+"/get", bearer(token)...).Body
 	if n := strings.Count(got, " i") + strings.Count(got, "[i"); n != 20 {
 		t.Fatalf("%d of 20 concurrent additions kept: %q", n, got)
+	}
+}
+
+// Token on a new session, then RenewToken in the same request (a login
+// handler that asks for the token first, or middleware that hands every API
+// response its token): the session must be saved and the token must work.
+func TestTokenThenRenewTokenSavesTheSession(t *testing.T) {
+	sm, _ := memSM()
+	events := &eventLog{}
+	m := New[user](sm, WithTokenHeader("X-Session-Token"), WithLogger(discard), events.option())
+	mux := http.NewServeMux()
+	mux.Handle("/", userApp(m))
+	mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if _, err := m.Token(ctx); err != nil { // e.g. middleware exposing the token
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		if err := m.RenewToken(ctx); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		m.Update(ctx, func(u *user) { u.Name = "ann" })
+		token, _ := m.Token(ctx)
+		fmt.Fprint(w, token)
+	})
+	u := serve(t, m, mux)
+	r := newClient(t).Post(u + "/api/login")
+	if got := newClient(t).Get(u+"/get", "X-Session-Token", r.Body).Body; !strings.Contains(got, "name=ann") {
+		t.Fatalf("the token the login handed out reads %q; events:\n%s", got, events)
 	}
 }

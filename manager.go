@@ -87,7 +87,8 @@ func WithSkipHeader(name string) Option {
 
 // WithIdleRefresh sets how often, at most, a request that changes nothing
 // rewrites the session to push back its idle expiry when the SessionManager
-// has an IdleTimeout. The default is a tenth of the IdleTimeout, so a session
+// has an IdleTimeout (or, with WithMaxSessions, to record when it was last
+// seen; 5 minutes by default without an IdleTimeout). The default is a tenth of the IdleTimeout, so a session
 // expires between 0.9 and 1 IdleTimeout after the last request that used it
 // (read or changed it) while most reads cost no store write. Zero rewrites on
 // every such request, as scs does on every request.
@@ -256,9 +257,10 @@ func (m *Manager[T]) RenewToken(ctx context.Context) error {
 		return err
 	}
 	defer m.unlock(ctx, s)
-	if s.token != "" && s.old == "" {
+	if s.read != nil && s.old == "" {
 		// Deleted once the new token is saved, so a failed save loses
-		// nothing, and only if it still holds what was read.
+		// nothing, and only if it still holds what was read. A token
+		// nothing is stored under yet (Token's, for a new session) just goes.
 		s.old, s.oldRead = s.token, s.read
 	}
 	s.token, s.read = newToken(), nil

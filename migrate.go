@@ -44,7 +44,7 @@ func (m *Manager[T]) adopt(b []byte) (envelope, bool) {
 	var v T
 	m.fromSCS(values, &v)
 	env := m.fresh()
-	env.deadline = deadline
+	env.deadline, env.touched = deadline, env.created // idle since: scs's store kept it, so not idle yet
 	env.remember, _ = values[keyRemember].(bool)
 	if m.setData(&env, &v) != nil {
 		return envelope{}, false

@@ -130,3 +130,27 @@ func TestAdoptedSCSSessionsAreIndexedByUser(t *testing.T) {
 		t.Fatalf("the revoked adopted session still reads %q", got)
 	}
 }
+
+// An app that used scs with an IdleTimeout (common) switches to scsession
+// with the same IdleTimeout: the adopted session must still be logged in.
+func TestSCSSessionsAreAdoptedWithAnIdleTimeout(t *testing.T) {
+	store := memstore.NewWithCleanupInterval(0)
+	old := scs.New()
+	old.Store, old.Lifetime, old.IdleTimeout = store, time.Hour, 30*time.Minute
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		old.Put(r.Context(), "userID", 42)
+		old.Put(r.Context(), "name", "ada")
+	})
+	oldURL := serveRaw(t, old.LoadAndSave(mux))
+	c := newClient(t)
+	c.Post(oldURL + "/login")
+
+	sm := scs.New()
+	sm.Store, sm.Lifetime, sm.IdleTimeout = store, time.Hour, 30*time.Minute
+	m := New[user](sm, WithSCSValues(fromSCS), WithLogger(discard))
+	u := serve(t, m, userApp(m))
+	if got := c.Get(u + "/get").Body; !strings.Contains(got, "name=ada") {
+		t.Fatalf("with IdleTimeout the scs session read as %q, want ada's", got)
+	}
+}

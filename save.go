@@ -173,6 +173,11 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	case !saved:
 		return nil // rebaseSave found nothing left to write
 	}
+	if m.cookieChanged(s) {
+		if err := m.send(w, s, s.token); err != nil {
+			return fmt.Errorf("scsession: saving session: %w", err) // a cookie store's session too large: nothing saved
+		}
+	}
 	switch {
 	case isNew:
 		s.events = append(s.events, Event{Kind: EventCreated, Session: m.name(s.token)})
@@ -190,11 +195,6 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 		if err != nil {
 			// Saved all the same: the next login of the user tries again.
 			m.cfg.logger.WarnContext(ctx, "scsession: sessions over WithMaxSessions' cap not ended", slog.String("error", err.Error()))
-		}
-	}
-	if m.cookieChanged(s) {
-		if err := m.send(w, s, s.token); err != nil {
-			return fmt.Errorf("scsession: saving session: %w", err)
 		}
 	}
 	return nil
@@ -271,17 +271,31 @@ func (m *Manager[T]) cookieChanged(s *session[T]) bool {
 	return s.token != s.held || s.why&resign != 0 || s.ops.remember != nil || m.sessions.IdleTimeout > 0
 }
 
+// idleDue reports whether a request that changed nothing should save the
+// session all the same, to push back its idle expiry or, with
+// WithMaxSessions, to record that it is in use (its LastSeen).
 func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
 	idle := m.sessions.IdleTimeout
-	if idle <= 0 || s.read == nil {
+	if s.read == nil || idle <= 0 && !m.cfg.capped {
 		return false
 	}
 	every := idle / 10
-	if m.cfg.refreshSet {
+	switch {
+	case m.cfg.refreshSet && idle > 0:
 		every = min(m.cfg.idleRefresh, idle/2) // New refuses more; an IdleTimeout set after New must not expire sessions in use
+	case m.cfg.refreshSet:
+		every = m.cfg.idleRefresh
+	case idle <= 0:
+		every = seenRefresh
 	}
 	return now.Sub(s.env.touched) >= every
 }
+
+// seenRefresh is how often, at most, a request that changes nothing saves
+// the session under WithMaxSessions without an IdleTimeout, so that the
+// sessions the cap ends are the least recently used, not the least recently
+// changed.
+const seenRefresh = 5 * time.Minute
 
 // expiry is when the store forgets the session: its absolute deadline, or
 // IdleTimeout after its last save if that comes first.

@@ -70,3 +70,27 @@ func TestASaveRetriedByTheClientIsAppliedOnce(t *testing.T) {
 		t.Fatalf("the next request reads %q, want the cart [tea jam]", got)
 	}
 }
+
+// Turning IdleTimeout on for a live app does not log out those reading
+// actively: the store's expiry decides, not the time of the last save.
+func TestTurningOnIdleTimeoutKeepsActiveReaders(t *testing.T) {
+	ms := memstore.NewWithCleanupInterval(0)
+	sm := scs.New()
+	sm.Store = ms
+	m := New[user](sm, WithLogger(discard))
+	before := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.Post(before + "/login?name=ann")
+	for range 10 { // reading, actively, for 100 ms
+		c.Get(before + "/get")
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	sm2 := scs.New()
+	sm2.Store, sm2.IdleTimeout = ms, 50*time.Millisecond
+	m2 := New[user](sm2, WithLogger(discard))
+	after := serve(t, m2, userApp(m2))
+	if got := c.Get(after + "/get").Body; !strings.Contains(got, "name=ann") {
+		t.Fatalf("the first request after IdleTimeout was turned on, 10 ms after the last one, reads %q", got)
+	}
+}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -198,10 +197,8 @@ func (s *sealer) open(name string, c *chunks) (plain []byte, stale bool, err err
 	for i := range maxChunks {
 		v := c.values[i]
 		switch {
-		case i >= count && c.has[i]:
-			return nil, false, fmt.Errorf("%w: %s has %d chunks, but the request also has %s", errSealMalformed, name, count, chunkName(name, i))
 		case i >= count:
-			continue
+			continue // a leftover of a larger session: the response expires it
 		case !c.has[i]:
 			return nil, false, fmt.Errorf("%w: %s has %d chunks, but the request has no %s", errSealMalformed, name, count, chunkName(name, i))
 		case i < count-1 && len(v) != chunkLen, i == count-1 && (v == "" || len(v) > chunkLen):
@@ -271,16 +268,8 @@ type chunks struct {
 // the same name, the first counts, as with r.Cookie.
 func readChunks(r *http.Request, name string) chunks {
 	var c chunks
-	for _, line := range r.Header["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-			i := chunkIndex(k, name)
-			if !ok || i < 0 || c.has[i] {
-				continue
-			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
+	for k, v := range cookies(r) {
+		if i := chunkIndex(k, name); i >= 0 && !c.has[i] {
 			c.values[i], c.has[i] = v, true
 		}
 	}
@@ -288,8 +277,9 @@ func readChunks(r *http.Request, name string) chunks {
 }
 
 // count is how many chunk names the request's chunks take, gaps included:
-// the response expires chunkNames(name, count()) to remove them all, or those
-// from the new value's number of chunks on to remove what it no longer needs.
+// the response expires the first count() chunk names to remove them all, or
+// those from the new value's number of chunks on to remove what it no longer
+// needs (leftovers of a larger session, which open ignores).
 func (c *chunks) count() int {
 	for i := maxChunks; i > 0; i-- {
 		if c.has[i-1] {
@@ -319,15 +309,6 @@ func chunkName(name string, i int) string {
 		return name
 	}
 	return name + "." + strconv.Itoa(i)
-}
-
-// chunkNames returns the names of the first n chunks of the cookie called name.
-func chunkNames(name string, n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = chunkName(name, i)
-	}
-	return names
 }
 
 // A deflater compresses with a writer made once: a new flate.Writer costs

@@ -249,9 +249,6 @@ func TestOpenRejectsTampering(t *testing.T) {
 		{"unknown flag", "session", chunksOf(header(1, 2))},
 		{"oversized chunk", "session", chunksOf(header(1, 0) + strings.Repeat("A", chunkLen))},
 		{"oversized last chunk", "session", chunksOf(large[0], large[1], large[2]+strings.Repeat("A", chunkLen))},
-		{"chunk added to one", "session", chunksOf(small[0], "AAAA")},
-		{"chunk added to three", "session", chunksOf(append(large[:3:3], "AAAA")...)},
-		{"leftover chunk past a gap", "session", &chunks{values: [maxChunks]string{small[0], 4: "AAAA"}, has: [maxChunks]bool{true, 4: true}}},
 		{"first two chunks swapped", "session", chunksOf(large[1], large[0], large[2])},
 		{"last two chunks swapped", "session", chunksOf(large[0], large[2], large[1])},
 		{"chunk from another session", "session", chunksOf(large[0], other[1], large[2])},
@@ -362,9 +359,6 @@ func TestReadChunks(t *testing.T) {
 	}
 	if n := c.count(); n != 5 {
 		t.Errorf("count = %d, want 5", n)
-	}
-	if got := chunkNames("session", c.count()); strings.Join(got, " ") != "session session.1 session.2 session.3 session.4" {
-		t.Errorf("chunkNames = %q", got)
 	}
 	if n := (&chunks{}).count(); n != 0 {
 		t.Errorf("count of no chunks = %d, want 0", n)
@@ -478,5 +472,22 @@ func BenchmarkOpen(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A chunk beyond the count the header gives is a leftover of a larger
+// session that a concurrent response shrank: open ignores it (the count is
+// authenticated), and the response expires it.
+func TestOpenIgnoresLeftoverChunks(t *testing.T) {
+	s := newTestSealer(t, sealKey(1))
+	small, _ := s.seal("session", []byte("small"))
+	for _, c := range []*chunks{
+		chunksOf(small[0], "AAAA"),
+		{values: [maxChunks]string{small[0], 4: "AAAA"}, has: [maxChunks]bool{true, 4: true}},
+	} {
+		plain, _, err := s.open("session", c)
+		if err != nil || string(plain) != "small" {
+			t.Fatalf("with a leftover chunk: %q, %v; want the session", plain, err)
+		}
 	}
 }

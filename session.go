@@ -101,9 +101,10 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 			switch {
 			case err != nil:
 				s.events = append(s.events, Event{Kind: EventMismatch, Session: m.name(s.token), Err: err})
-			case time.Now().After(m.expiry(&env)):
-				// Kept past its lifetime or idle timeout (by the store, or in a
-				// cookie store's cookie by a client): it is gone all the same.
+			case time.Now().After(env.deadline), m.sealer != nil && time.Now().After(m.expiry(&env)):
+				// Kept past its lifetime (by the store, or by a client
+				// holding a cookie store's cookie, which also enforces the idle
+				// timeout: a store does that itself): it is gone all the same.
 			default:
 				if adopted { // plain scs's: saved in our format by this request
 					s.why |= repaired

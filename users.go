@@ -30,6 +30,11 @@ func WithUserID[T any](id func(T) string) Option {
 // user more than n (a login on yet another device), the least recently seen
 // ones end until n are left, each with an EventEvicted: they are revoked as
 // Revoke revokes, so a request of theirs in flight cannot bring them back.
+// Seen means used: a request that only reads saves the session's LastSeen
+// at most every 5 minutes (the idle refresh with an IdleTimeout;
+// WithIdleRefresh sets it), so the order is that of use to within that.
+// When logins race, the newest n win, which can end a login's own session
+// before its response reaches the device.
 // A login that renews the token of a device's session (RenewToken, as a
 // login should) replaces that session and does not count twice. Only saves
 // that give a session to a user pay for the check: one listing of that

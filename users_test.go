@@ -227,3 +227,24 @@ func TestRevokeCountsARenewedSessionOnce(t *testing.T) {
 		t.Fatalf("RevokeUser ended the 2 sessions of a user, one of them renewed meanwhile, and returned %d; want 2", n)
 	}
 }
+
+// WithMaxSessions ends the least recently used sessions: without an
+// IdleTimeout, a device that only reads still records that it is in use,
+// and outlives a device that logged in later and went idle.
+func TestMaxSessionsEndsTheLeastRecentlyUsed(t *testing.T) {
+	sm, _ := memSM()
+	m := New[user](sm, WithUserID(byName), WithMaxSessions(2), WithIdleRefresh(time.Millisecond), WithLogger(discard))
+	u := serve(t, m, userApp(m))
+	laptop, phone, tablet := newClient(t), newClient(t), newClient(t)
+	laptop.Post(u + "/login?name=ann")
+	time.Sleep(5 * time.Millisecond)
+	phone.Post(u + "/login?name=ann") // then never used again
+	time.Sleep(5 * time.Millisecond)
+	laptop.Get(u + "/get") // the laptop is in use
+	time.Sleep(5 * time.Millisecond)
+	tablet.Post(u + "/login?name=ann")
+	if got := laptop.Get(u + "/get").Body; !strings.Contains(got, "name=ann") {
+		t.Fatalf("the laptop, used after the phone's login, was evicted: %q; the idle phone was kept: %q",
+			got, phone.Get(u+"/get").Body)
+	}
+}

@@ -3,7 +3,9 @@
 // session holding the value the test needs (a logged-in user, a cart), and
 // Session reads what the handler left there. Both go through the Manager's
 // own LoadAndSave and store, so the handler under test sees exactly what it
-// would in production. Production code does not import this package.
+// would in production. Production code does not import this package. It
+// works through cookies (WithCookieStore's too); to test a handler for
+// WithTokenHeader clients, send the token a login handler's Token gave.
 package scsessiontest
 
 import (
