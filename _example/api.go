@@ -59,14 +59,6 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
-// bearer reports whether r carries a session token in its Authorization
-// header as scsession reads it: the Bearer scheme, a space and the token.
-// Such a request's session is the header's, never the cookie's.
-func bearer(r *http.Request) bool {
-	scheme, _, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer")
-}
-
 // apiCSRF lets through, without a CSRF token, what a forged cross-site
 // request cannot be: a safe method, or a request with the bearer token.
 // Every other request must carry the session's CSRF token as a form does.
@@ -79,7 +71,7 @@ func bearer(r *http.Request) bool {
 func (a *app) apiCSRF(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case r.Method == http.MethodGet || r.Method == http.MethodHead || bearer(r):
+		case r.Method == http.MethodGet || r.Method == http.MethodHead || a.sessions.ViaHeader(r.Context()):
 		case r.URL.Path == "/api/login" && a.sessions.Get(r.Context()).CSRF == "":
 		case !a.csrfOK(w, r):
 			writeJSON(w, http.StatusForbidden, apiError{"this request carries the session cookie but not its CSRF token; API clients send the token from POST /api/login as Authorization: Bearer <token>, and no cookie"})
@@ -94,7 +86,7 @@ func (a *app) apiCSRF(next http.Handler) http.Handler {
 func (a *app) requireToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case !bearer(r):
+		case !a.sessions.ViaHeader(r.Context()): // its session is the header's, never the cookie's
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scsession example"`)
 			writeJSON(w, http.StatusUnauthorized, apiError{"send the token from POST /api/login in the header Authorization: Bearer <token>"})
 		case a.sessions.Get(r.Context()).User == "":
