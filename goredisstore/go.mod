@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/scsession/scsession v0.0.0-00010101000000-000000000000
+	github.com/scsession/scsession v0.1.0
 )
 
 require (

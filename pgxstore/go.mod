@@ -8,7 +8,7 @@ require (
 	github.com/alexedwards/scs/pgxstore v0.0.0-20240316134038-7e11d57e8885
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/jackc/pgx/v5 v5.13.0
-	github.com/scsession/scsession v0.0.0-00010101000000-000000000000
+	github.com/scsession/scsession v0.1.0
 )
 
 require (

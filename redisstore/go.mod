@@ -6,7 +6,7 @@ require (
 	github.com/alexedwards/scs/redisstore v0.0.0-20250417082927-ab20b3feb5e9
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/gomodule/redigo v1.9.3
-	github.com/scsession/scsession v0.0.0-00010101000000-000000000000
+	github.com/scsession/scsession v0.1.0
 )
 
 // The store itself needs only scs and redigo; its tests need scsession
