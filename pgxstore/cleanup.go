@@ -31,7 +31,7 @@ func (s *Store) cleanup(interval time.Duration) {
 		case <-s.stop:
 			return
 		case <-ticker.C:
-			if err := s.deleteExpired(); err != nil {
+			if err := s.deleteExpired(); err != nil && s.stopping.Err() == nil {
 				s.logger.Warn("pgxstore: deleting expired sessions failed; trying again at the next interval", "err", err, "interval", interval)
 			}
 		}
@@ -48,7 +48,7 @@ func (s *Store) deleteExpired() error {
 				return nil
 			default:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			ctx, cancel := context.WithTimeout(s.stopping, s.timeout)
 			tag, err := s.pool.Exec(ctx, sql)
 			cancel()
 			if err != nil {
@@ -66,8 +66,10 @@ func (s *Store) deleteExpired() error {
 // once it has stopped. Expired rows are still never returned. It is for a
 // Store that does not live as long as the program, such as a test's: the
 // cleanup's goroutine would keep it, and its pool, from being collected. It
-// may be called more than once.
+// may be called more than once, and returns at once even if the database
+// is stalled. Call it before closing the pool: a cleanup on a closed pool
+// fails, with a warning, at every interval.
 func (s *Store) StopCleanup() {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stopOnce.Do(func() { close(s.stop); s.halt() })
 	<-s.stopped
 }

@@ -104,7 +104,9 @@ type Store struct {
 	timeout time.Duration
 	logger  *slog.Logger
 
-	stop     chan struct{} // closed by StopCleanup
+	stop     chan struct{}   // closed by StopCleanup
+	stopping context.Context // cancelled by StopCleanup: a cleanup statement in flight ends with it
+	halt     context.CancelFunc
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when the cleanup goroutine has returned
 }
@@ -129,6 +131,7 @@ func NewWithConfig(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store,
 		cfg.Logger = slog.Default()
 	}
 	s := &Store{pool: pool, timeout: cfg.Timeout, logger: cfg.Logger, stop: make(chan struct{}), stopped: make(chan struct{})}
+	s.stopping, s.halt = context.WithCancel(context.Background())
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := createTables(ctx, pool); err != nil {

@@ -22,7 +22,8 @@ import (
 // the statement is run again on a new snapshot.
 //
 // Each returns (swapped, current): current is NULL when the write happened,
-// so that a successful save does not send the old data back.
+// so that a successful save does not send the old data back. A renewal
+// also says whether its new token is taken.
 const (
 	// swapInsert: $1 token, $2 data, $3 expiry; old is nil: nothing stored,
 	// or an expired session, whose row it overwrites.
@@ -56,11 +57,15 @@ SELECT EXISTS (SELECT FROM gone),
 	swapNothing = `SELECT data IS NULL, data FROM (SELECT) one
 	LEFT JOIN sessions ON token = $1 AND expiry > now()`
 
-	// renew: $1 old token, $2 old, $3 new token, $4 data, $5 expiry. The
-	// INSERT has no ON CONFLICT: a session under the new token already is a
+	// renew: $1 old token, $2 old, $3 new token, $4 data, $5 expiry. It
+	// changes nothing if a session is stored under the new token already
+	// (taken, the third column). The INSERT has no ON CONFLICT: a row there
+	// all the same (an expired one, or one saved since the snapshot) is a
 	// unique violation, which undoes the DELETE with the whole statement.
-	renew = `WITH gone AS (
-	DELETE FROM sessions WHERE token = $1 AND data = $2 AND expiry > now()
+	renew = `WITH taken AS (
+	SELECT EXISTS (SELECT FROM sessions WHERE token = $3 AND expiry > now()) AS yes
+), gone AS (
+	DELETE FROM sessions WHERE token = $1 AND data = $2 AND expiry > now() AND NOT (SELECT yes FROM taken)
 	RETURNING 1
 ), put AS (
 	INSERT INTO sessions (token, data, expiry)
@@ -68,7 +73,12 @@ SELECT EXISTS (SELECT FROM gone),
 	RETURNING 1
 )
 SELECT EXISTS (SELECT FROM put),
-	(SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT EXISTS (SELECT FROM gone))`
+	(SELECT data FROM sessions WHERE token = $1 AND expiry > now() AND NOT EXISTS (SELECT FROM gone)),
+	(SELECT yes FROM taken)`
+
+	// freeExpired: $1 token; an expired row under a renewal's new token is
+	// nothing, and must not make the token taken.
+	freeExpired = `DELETE FROM sessions WHERE token = $1 AND expiry <= now()`
 )
 
 // maxAttempts bounds how often a compare-and-set is run again on a newer
@@ -96,7 +106,7 @@ func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte,
 	default:
 		sql, args = swapUpdate, []any{token, old, b, expiry}
 	}
-	cur, swapped, err = s.compareAndSet(ctx, old, sql, args...)
+	cur, swapped, _, err = s.compareAndSet(ctx, old, sql, args...)
 	if err != nil {
 		err = fmt.Errorf("pgxstore: compare-and-swap: %w", err)
 	}
@@ -108,33 +118,60 @@ func (s *Store) CompareAndSwap(ctx context.Context, token string, old, b []byte,
 // changes nothing and returns what the database holds for oldToken, nil for
 // nothing. It makes Store an scsession.RenewStore.
 func (s *Store) CompareAndRenew(ctx context.Context, oldToken string, old []byte, token string, b []byte, expiry time.Time) (cur []byte, renewed bool, err error) {
-	cur, renewed, err = s.compareAndSet(ctx, old, renew, oldToken, old, token, nonNil(b), expiry)
-	var pgErr *pgconn.PgError
-	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "23505": // unique_violation
-		err = ErrTokenTaken
-	case err != nil:
-		err = fmt.Errorf("pgxstore: compare-and-renew: %w", err)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var taken bool
+	for range 2 {
+		cur, renewed, taken, err = s.compareAndSet(ctx, old, renew, oldToken, old, token, nonNil(b), expiry)
+		if !isCode(err, "23505") { // unique_violation: a row under the new token, maybe an expired one
+			break
+		}
+		if _, err = s.pool.Exec(ctx, freeExpired, token); err != nil {
+			break
+		}
 	}
-	return cur, renewed, err
+	switch {
+	case err != nil && !isCode(err, "23505"):
+		return nil, false, fmt.Errorf("pgxstore: compare-and-renew: %w", err)
+	case err != nil || taken:
+		return nil, false, ErrTokenTaken
+	}
+	return cur, renewed, nil
+}
+
+// isCode reports whether err is PostgreSQL's error with the SQLSTATE code.
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
 // compareAndSet runs one of the statements above until its answer is
-// consistent: swapped, or refused by a value other than old.
-func (s *Store) compareAndSet(ctx context.Context, old []byte, sql string, args ...any) ([]byte, bool, error) {
+// consistent: swapped, or refused by a value other than old (or, for a
+// renewal, because the new token is taken). Under a stricter isolation than
+// READ COMMITTED (default_transaction_isolation set on the database or the
+// role), a concurrent save makes the statement fail with a serialization
+// failure instead: it is run again likewise, as one statement is its own
+// transaction.
+func (s *Store) compareAndSet(ctx context.Context, old []byte, sql string, args ...any) (cur []byte, swapped, taken bool, err error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	for range maxAttempts {
-		var swapped bool
-		var cur []byte
-		if err := s.pool.QueryRow(ctx, sql, args...).Scan(&swapped, &cur); err != nil {
-			return nil, false, err
+		cur, swapped, taken = nil, false, false
+		dest := []any{&swapped, &cur}
+		if sql == renew {
+			dest = append(dest, &taken)
 		}
-		if swapped || !same(cur, old) {
-			return cur, swapped, nil
+		err := s.pool.QueryRow(ctx, sql, args...).Scan(dest...)
+		switch {
+		case isCode(err, "40001"), isCode(err, "40P01"): // serialization failure, deadlock: another save won
+			continue
+		case err != nil:
+			return nil, false, false, err
+		case swapped || taken || !same(cur, old):
+			return cur, swapped, taken, nil
 		}
 	}
-	return nil, false, fmt.Errorf("still outdated after %d attempts under concurrent saves", maxAttempts)
+	return nil, false, false, fmt.Errorf("still outdated after %d attempts under concurrent saves", maxAttempts)
 }
 
 // same reports whether a and b are the same bytes, nil being unlike any

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -29,6 +31,7 @@ type Postgres struct {
 	owner    *syscall.Credential // who runs the server when the test runs as root
 	cmd      *exec.Cmd
 	exited   chan struct{} // closed once cmd has ended
+	started  bool          // once: a restart keeps the address
 }
 
 // StartPostgres initializes a database cluster and starts a server on it,
@@ -135,8 +138,26 @@ func (p *Postgres) URL() string {
 
 // Start (re)starts the server on its address and data directory, so that a
 // restart finds what was committed, and returns once it accepts a session.
+// At the first start, a port another process took since NewPostgres chose
+// it gives the server another port.
 func (p *Postgres) Start() {
 	p.tb.Helper()
+	for attempt := 1; ; attempt++ {
+		err := p.start()
+		if err == nil {
+			p.started = true
+			return
+		}
+		if p.started || attempt == 5 || !strings.Contains(p.log(), "could not bind") {
+			p.tb.Fatalf("%v:\n%s", err, p.log())
+		}
+		p.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(p.tb, 23000, 26000)))
+	}
+}
+
+// start starts the server and waits until it accepts a session on its own
+// socket, or says why not.
+func (p *Postgres) start() error {
 	_, port, _ := net.SplitHostPort(p.Addr)
 	args := []string{"-D", p.data(), "-p", port, "-k", p.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
@@ -146,29 +167,34 @@ func (p *Postgres) Start() {
 	}
 	log, err := os.Create(filepath.Join(p.dir, "server.log"))
 	if err != nil {
-		p.tb.Fatal(err)
+		return err
 	}
 	defer log.Close()
 	p.cmd = p.command(filepath.Join(p.bin, "postgres"), args...)
 	p.cmd.Stdout, p.cmd.Stderr = log, log
 	if err := p.cmd.Start(); err != nil {
-		p.tb.Fatal(err)
+		return err
 	}
 	cmd, exited := p.cmd, make(chan struct{})
 	p.exited = exited
 	go func() { cmd.Wait(); close(exited) }()
-	for deadline := time.Now().Add(30 * time.Second); !p.accepts(); time.Sleep(20 * time.Millisecond) {
+	// Its own socket, in its own directory: a server of someone else's on
+	// the same port cannot answer for it. One that could not bind its port
+	// exits.
+	socket := filepath.Join(p.dir, ".s.PGSQL."+port)
+	for deadline := time.Now().Add(30 * time.Second); !p.accepts(socket); time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-exited:
 			p.cmd = nil
-			p.tb.Fatalf("postgres on %s exited at its start:\n%s", p.Addr, p.log())
+			return fmt.Errorf("postgres on %s exited at its start", p.Addr)
 		default:
 		}
 		if time.Now().After(deadline) {
 			p.Stop()
-			p.tb.Fatalf("postgres on %s did not accept a session within 30s:\n%s", p.Addr, p.log())
+			return fmt.Errorf("postgres on %s did not accept a session within 30s", p.Addr)
 		}
 	}
+	return nil
 }
 
 // log is the end of the server's log.
@@ -183,8 +209,8 @@ func (p *Postgres) log() string {
 // accepts reports whether the server accepts a session: its answer to a
 // startup message is an authentication request (trust: AuthenticationOk),
 // not an error such as "the database system is starting up".
-func (p *Postgres) accepts() bool {
-	c, err := net.DialTimeout("tcp", p.Addr, time.Second)
+func (p *Postgres) accepts(socket string) bool {
+	c, err := net.DialTimeout("unix", socket, time.Second)
 	if err != nil {
 		return false
 	}
