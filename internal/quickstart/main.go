@@ -36,7 +36,10 @@ func routes(m *scsession.Manager[Session]) http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		m.Update(r.Context(), func(s *Session) { s.User = r.FormValue("user") })
+		if err := m.Update(r.Context(), func(s *Session) { s.User = r.FormValue("user") }); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	loggedIn := func(s Session) bool { return s.User != "" }
