@@ -376,3 +376,50 @@ func TestAPIUnknownEndpoint(t *testing.T) {
 	c := newAPIClient(t, startApp(t, config{}).URL)
 	c.do(http.MethodGet, "/api/nothing", nil).error(t, http.StatusNotFound)
 }
+
+// The example asks the library (ViaHeader) whether the
+// token came in the header, so its CSRF rule cannot drift from
+// headerToken's: whatever the library takes as the header token skips the
+// CSRF check, and whatever it does not (another scheme, no space) leaves
+// the request to the cookie and so to the CSRF check. A cookie alone,
+// without the CSRF token and with no Origin or Sec-Fetch-Site (a browser
+// too old for CrossOriginProtection), changes nothing through the API.
+func TestCookieNeverDrivesTheAPIWithoutCSRF(t *testing.T) {
+	base := startApp(t, config{}).URL
+	b := newBrowser(t, base)
+	login(t, b, "demo").redirectsTo(t, "/members")
+	b.get("/cart")
+	cookie := b.cookie()
+
+	for _, auth := range []string{"", "Basic ZGVtbzpkZW1v", "Bearer", "Bearertoken", "Token abc"} {
+		for _, path := range []string{"/api/login", "/api/cart", "/api/logout"} {
+			b.header = nil
+			if auth != "" {
+				b.header = http.Header{"Authorization": {auth}}
+			}
+			p := b.post(path, "csrf_token", "", "item", "tea", "username", "demo", "password", "demo")
+			if p.Status != http.StatusForbidden {
+				t.Errorf("POST %s with the cookie, Authorization %q and no CSRF token: %d %q, want 403", path, auth, p.Status, p.Body)
+			}
+		}
+	}
+	b.header = nil
+	if b.cookie() != cookie {
+		t.Errorf("the cookie changed")
+	}
+	b.get("/cart").has(t, `id="cart-count">0<`)
+	b.get("/members").has(t, "demo")
+
+	// What the library takes as the header, in any case of "Bearer", is the
+	// header's session: never the cookie's, so it needs no CSRF token and
+	// cannot reach the cookie's session.
+	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER  "} {
+		b.header = http.Header{"Authorization": {scheme + "not-a-token"}}
+		p := b.post("/api/cart", "csrf_token", "", "item", "tea")
+		b.header = nil
+		if p.Status != http.StatusUnauthorized || !strings.Contains(p.Body, "not a logged-in session") {
+			t.Errorf("Authorization %q beside the cookie: %d %q, want 401 for the header's (empty) session", scheme, p.Status, p.Body)
+		}
+	}
+	b.get("/cart").has(t, `id="cart-count">0<`)
+}
