@@ -71,6 +71,25 @@ func TestASaveRetriedByTheClientIsAppliedOnce(t *testing.T) {
 	}
 }
 
+// A renewal on a SwapStore without CompareAndRenew whose save under the new
+// token was applied but answered as a mismatch is a renewal all the same,
+// not a token taken: the login succeeds and the old token is retired.
+func TestARenewalRetriedByTheClientSucceeds(t *testing.T) {
+	sm := scs.New()
+	sm.Store = retriedSwaps{memstore.NewWithCleanupInterval(0)}
+	m := New[user](sm, WithLogger(discard))
+	url := serve(t, m, userApp(m))
+	c := newClient(t)
+	c.Post(url + "/add?item=tea")
+	before := c.Cookie(url)
+	if r := c.Post(url + "/login?id=7&name=ann"); r.Status != http.StatusOK || !strings.Contains(r.Body, "name=ann cart=[tea]") {
+		t.Fatalf("login whose save was retried: %d %q", r.Status, r.Body)
+	}
+	if got := c.Replay(http.MethodGet, url+"/get", before).Body; strings.Contains(got, "tea") {
+		t.Fatalf("the renewed-away token still reads %q", got)
+	}
+}
+
 // Turning IdleTimeout on for a live app does not log out those reading
 // actively: the store's expiry decides, not the time of the last save.
 func TestTurningOnIdleTimeoutKeepsActiveReaders(t *testing.T) {

@@ -1,6 +1,7 @@
 package scsession
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -184,9 +185,13 @@ func (s swapBackend) swap(ctx context.Context, key string, old, b []byte, expiry
 // old, the save is undone and renew reports what oldKey holds, as an atomic
 // renewal would. If the new key was revoked in between (a listing found it),
 // the old one is deleted too, and renew reports nothing stored: the login
-// stays revoked.
+// stays revoked. A retried retirement whose first try deleted oldKey cannot
+// be told from another request's logout, and ends the session: a store
+// whose client retries should implement CompareAndRenew (goredisstore's
+// renewal in steps marks what it did, for that).
 func (s swapBackend) renew(ctx context.Context, oldKey string, old []byte, key string, b []byte, expiry time.Time) ([]byte, bool, error) {
-	if _, ok, err := s.swap(ctx, key, nil, b, expiry); err != nil || !ok {
+	// A client that retried the save after a lost answer finds its own bytes.
+	if cur, ok, err := s.swap(ctx, key, nil, b, expiry); err != nil || !ok && !bytes.Equal(cur, b) {
 		if err == nil {
 			err = errTokenTaken
 		}
