@@ -10,7 +10,7 @@ require (
 	github.com/gomodule/redigo v1.9.3
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/redis/go-redis/v9 v9.23.0
-	github.com/scsession/scsession v0.0.0-00010101000000-000000000000
+	github.com/scsession/scsession v0.1.0
 	github.com/scsession/scsession/goredisstore v0.0.0-00010101000000-000000000000
 	github.com/scsession/scsession/pgxstore v0.0.0-00010101000000-000000000000
 	github.com/scsession/scsession/redisstore v0.0.0-00010101000000-000000000000
