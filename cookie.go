@@ -195,7 +195,7 @@ func cookies(r *http.Request) iter.Seq2[string, string] {
 // holds. Only sealing can fail: the session is too large for its cookies.
 func (m *Manager[T]) send(w http.ResponseWriter, s *session[T], token string) error {
 	switch {
-	case s.viaHeader:
+	case s.viaHeader || s.tokenOnly:
 		m.writeHeaderToken(w, token)
 		return nil
 	case m.sealer != nil:

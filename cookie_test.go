@@ -163,3 +163,19 @@ func TestKeyRotationInARollingDeployKeepsTheLogin(t *testing.T) {
 			r.Header.Get("Set-Cookie"), got)
 	}
 }
+
+// cookieValue reads the Cookie header without allocating.
+func TestCookieValueAllocatesNothing(t *testing.T) {
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.Header.Add("Cookie", `a=1; session="abc"; session=def`)
+	r.Header.Add("Cookie", "b=2")
+	if v, ok := cookieValue(r, "session"); !ok || v != "abc" {
+		t.Fatalf("%q %v", v, ok)
+	}
+	if v, ok := cookieValue(r, "b"); !ok || v != "2" {
+		t.Fatalf("%q %v", v, ok)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { cookieValue(r, "b") }); allocs != 0 {
+		t.Fatalf("cookieValue allocates %v times", allocs)
+	}
+}

@@ -29,7 +29,9 @@ import (
 // and the same on every instance. sm.Store is never touched.
 //
 // Lifetime and IdleTimeout are enforced from times sealed inside the cookie,
-// so a client that keeps a cookie past its Expires gets nothing from it. The
+// so a client that keeps a cookie past its Expires gets nothing from it.
+// Turning IdleTimeout on applies to the cookies sealed before at once: a
+// session whose last save is older than it ends. The
 // sealed bytes are compressed when that pays; a session that does not fit one
 // cookie is spread over several (session, session.1, ...), up to 5 cookies of
 // 3,800 characters each. A save beyond that fails through the ErrorFunc

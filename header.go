@@ -34,11 +34,12 @@ func WithTokenHeader(name string) Option {
 // Token returns the request's session token, signed as its cookie would be,
 // to hand to an API client that sends it back in the WithTokenHeader header.
 // A session with no token yet is given one, and saved with the response so
-// that the token works. After RenewToken, Token returns the new token. The
-// request is then answered as one that came with the header: its response
-// sets no cookie, so a login endpoint that hands out a token does not also
-// log a browser in by cookie (and the token, if it changes later in the
-// request, travels in the header).
+// that the token works. After RenewToken, Token returns the new token, so
+// call it last. A request that came with no session cookie is then answered
+// as one that came with the header: its response sets no cookie (and carries
+// the token in the header), so an API client's login does not also get a
+// cookie. A request with a session cookie keeps it up to date as usual: the
+// browser's session is never lost, and the token names the same session.
 // Token returns ErrSkipped on a skipped request, the store's error if the
 // session could not be loaded, and ErrCommitted if the session needs a token
 // once the response has started. It panics with WithCookieStore, which has
@@ -63,14 +64,16 @@ func (m *Manager[T]) Token(ctx context.Context) (string, error) {
 		s.token = newToken()
 		s.why |= renewed // a new token to save, with no old one to retire
 	}
-	s.viaHeader = true // the client is an API client: no cookie for it
+	if s.held == "" {
+		s.tokenOnly = true // no cookie session to keep: an API client's login gets no cookie
+	}
 	return m.sign(s.token), nil
 }
 
 // ViaHeader reports whether the request's session token came in the
-// WithTokenHeader header rather than the cookie (or the request called
-// Token). Such a request needs no CSRF token: a browser never adds that
-// header to a cross-site request by itself. ViaHeader panics if
+// WithTokenHeader header rather than the cookie. Such a request needs no
+// CSRF token: a browser never adds that header to a cross-site request by
+// itself. ViaHeader panics if
 // LoadAndSave is not in the middleware chain.
 func (m *Manager[T]) ViaHeader(ctx context.Context) bool {
 	s := m.from(ctx)

@@ -246,3 +246,38 @@ func TestTokenThenRenewTokenSavesTheSession(t *testing.T) {
 		t.Fatalf("the token the login handed out reads %q; events:\n%s", got, events)
 	}
 }
+
+// A browser, logged in by cookie with a cart, opens a page whose handler
+// renews the token and then calls Token (a shared login endpoint that also
+// answers API clients): the response keeps the browser's cookie up to date,
+// so the browser keeps its session, cart included.
+func TestRenewThenTokenOnACookieRequestKeepsTheBrowsersSession(t *testing.T) {
+	sm, _ := memSM()
+	m := New[user](sm, WithTokenHeader("Authorization"), WithLogger(discard))
+	mux := http.NewServeMux()
+	mux.Handle("/", userApp(m))
+	mux.HandleFunc("POST /api/login", func(w http.ResponseWriter, r *http.Request) {
+		if err := m.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		m.Update(r.Context(), func(u *user) { u.Name = r.FormValue("name") })
+		tok, err := m.Token(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		fmt.Fprint(w, tok)
+	})
+	u := serve(t, m, mux)
+	b := newClient(t)
+	b.Post(u + "/add?item=tea")
+	if got := b.Get(u + "/get").Body; !strings.Contains(got, "cart=[tea]") {
+		t.Fatalf("before: %q", got)
+	}
+	r := b.Post(u + "/api/login?name=ann")
+	if got := b.Get(u + "/get").Body; !strings.Contains(got, "cart=[tea]") {
+		t.Fatalf("after a page that called RenewToken then Token, the browser reads %q (Set-Cookie %q): its cookie names a retired token",
+			got, r.Header.Values("Set-Cookie"))
+	}
+}

@@ -77,7 +77,7 @@ func (m *Manager[T]) commit(w http.ResponseWriter, r *http.Request, s *session[T
 		if err != nil && s.ops.empty() && s.why&renewed == 0 {
 			// Only an idle refresh or a repair: the page can do without it (a
 			// full store fails writes, not reads), and a later request tries again.
-			m.warnLimited(ctx, &m.limits.notRefreshed, "scsession: session not refreshed; it keeps its earlier expiry",
+			m.warnLimited(ctx, &m.limits.notRefreshed, "scsession: session not refreshed; it keeps its earlier expiry and last-seen time",
 				slog.String("session", m.name(s.token)), slog.String("error", err.Error()))
 			err = nil
 		}
@@ -265,7 +265,7 @@ func (m *Manager[T]) cookieChanged(s *session[T]) bool {
 	if m.sealer != nil {
 		return true // the cookie is what was saved
 	}
-	if s.viaHeader {
+	if s.viaHeader || s.tokenOnly {
 		return s.token != s.held || s.why&resign != 0
 	}
 	return s.token != s.held || s.why&resign != 0 || s.ops.remember != nil || m.sessions.IdleTimeout > 0
@@ -276,8 +276,8 @@ func (m *Manager[T]) cookieChanged(s *session[T]) bool {
 // WithMaxSessions, to record that it is in use (its LastSeen).
 func (m *Manager[T]) idleDue(s *session[T], now time.Time) bool {
 	idle := m.sessions.IdleTimeout
-	if s.read == nil || idle <= 0 && !m.cfg.capped {
-		return false
+	if s.read == nil || idle <= 0 && (!m.cfg.capped || s.env.user == "") {
+		return false // nothing to expire, and no user's cap to count it in
 	}
 	every := idle / 10
 	switch {

@@ -198,7 +198,7 @@ func (s *sealer) open(name string, c *chunks) (plain []byte, stale bool, err err
 		v := c.values[i]
 		switch {
 		case i >= count:
-			continue // a leftover of a larger session: the response expires it
+			continue // a leftover of a larger session: the next save expires it
 		case !c.has[i]:
 			return nil, false, fmt.Errorf("%w: %s has %d chunks, but the request has no %s", errSealMalformed, name, count, chunkName(name, i))
 		case i < count-1 && len(v) != chunkLen, i == count-1 && (v == "" || len(v) > chunkLen):

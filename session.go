@@ -22,6 +22,7 @@ type session[T any] struct {
 	mu              sync.Mutex
 	held            string      // the token the client's cookie carries, verified
 	viaHeader       bool        // the client carries the token in the WithTokenHeader header, not the cookie
+	tokenOnly       bool        // Token was called on a request with no session cookie: answer in the header too
 	chunks          int         // WithCookieStore: cookies the request's sealed session took, or the response's
 	sealed          []byte      // WithCookieStore: what the client's cookie holds, the request's or the response's
 	above           http.Header // response headers set above LoadAndSave, which an ErrorFunc's answer keeps

@@ -1,6 +1,7 @@
 package scsession
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -246,5 +247,24 @@ func TestMaxSessionsEndsTheLeastRecentlyUsed(t *testing.T) {
 	if got := laptop.Get(u + "/get").Body; !strings.Contains(got, "name=ann") {
 		t.Fatalf("the laptop, used after the phone's login, was evicted: %q; the idle phone was kept: %q",
 			got, phone.Get(u+"/get").Body)
+	}
+}
+
+// WithMaxSessions without an IdleTimeout saves read-only requests to record
+// LastSeen; an anonymous session (no user) is never counted against a cap,
+// so it is not rewritten.
+func TestSeenRefreshSkipsSessionsWithoutAUser(t *testing.T) {
+	sm, ms := memSM()
+	m := New[user](sm, WithUserID(byName), WithMaxSessions(2), WithIdleRefresh(time.Millisecond), WithLogger(discard))
+	u := serve(t, m, userApp(m))
+	b := newClient(t)
+	b.Post(u + "/add?item=tea") // anonymous: a cart, no user
+	token := b.Cookie(u)
+	before, _, _ := ms.Find(token)
+	time.Sleep(5 * time.Millisecond)
+	b.Get(u + "/get")
+	after, _, _ := ms.Find(token)
+	if !bytes.Equal(before, after) {
+		t.Fatal("a read of an anonymous session was written back to the store, though no cap applies to it")
 	}
 }
