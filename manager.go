@@ -140,7 +140,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 	}
 	m.storeAtNew = sm.Store
 	if !m.store.atomic() && m.sealer == nil {
-		m.cfg.logger.Warn(fmt.Sprintf("scsession: %T saves last-write-wins, so concurrent requests of a session can lose each other's changes and a slow request can undo a logout; use a store that compares and swaps: scs's memstore, or github.com/scsession/scsession/redisstore for Redis", sm.Store))
+		m.cfg.logger.Warn(fmt.Sprintf("scsession: %T saves last-write-wins, so concurrent requests of a session can lose each other's changes and a slow request can undo a logout; use a store that compares and swaps: scs's memstore, or scsession's redisstore, goredisstore or pgxstore", sm.Store))
 	}
 	if m.cfg.userID != nil {
 		var ok bool
@@ -148,7 +148,7 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 			panic(fmt.Sprintf("scsession: WithUserID was given a %T, but the Manager stores %T: write WithUserID(func(s %[2]T) string {...})", m.cfg.userID, zero))
 		}
 		if m.index = index; m.index == nil {
-			panic(fmt.Sprintf("scsession: WithUserID needs a store that indexes sessions by user (scs's memstore, or scsession/redisstore for Redis); %T has no index", sm.Store))
+			panic(fmt.Sprintf("scsession: WithUserID needs a store that indexes sessions by user (scs's memstore, or scsession's redisstore, goredisstore or pgxstore); %T has no index", sm.Store))
 		}
 		m.anonymous = m.userID(zero) // "0" for an int ID: every visitor is not one user
 	}

@@ -23,7 +23,7 @@ import (
 
 func TestWithUserIDNeedsAnIndexedStore(t *testing.T) {
 	defer func() {
-		if msg := fmt.Sprint(recover()); !strings.Contains(msg, "scsession/redisstore") {
+		if msg := fmt.Sprint(recover()); !strings.Contains(msg, "redisstore, goredisstore or pgxstore") {
 			t.Fatalf("panic %q does not say which stores index users", msg)
 		}
 	}()
