@@ -44,7 +44,7 @@ type RenewStore interface {
 
 // A UserIndexStore is a store that also keeps which sessions each user has,
 // so that they can be listed and ended without scanning the store.
-// scsession/redisstore is one; for scs's memstore the Manager keeps the index
+// scsession's redisstore, goredisstore and pgxstore are ones; for scs's memstore the Manager keeps the index
 // in memory itself. Keys are store keys: tokens, or their hashes with
 // HashTokenInStore. A UserIndexStore must also be a SwapStore: without
 // compare-and-swap, a request in flight could save a revoked session back.

@@ -16,7 +16,7 @@ import (
 // the user's ID for a session value, "" for an anonymous one. It enables
 // Sessions, Revoke, RevokeOthers and RevokeUser, through an index from users
 // to their sessions that the store keeps beside the sessions (scs's memstore
-// and scsession/redisstore have one; New panics for a store without).
+// and scsession's redisstore, goredisstore and pgxstore have one; New panics for a store without).
 //
 // The index changes when a session's user does (typically at login), when
 // its token is renewed and when it is destroyed: a request that changes
