@@ -110,7 +110,7 @@ func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr, account := clientAddr(r), accountKey(in["username"])
-	if msg, left := a.serverLocked(addr, account); left > 0 {
+	if msg, left := a.serverAttempt(addr, account); left > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(seconds(left)))
 		writeJSON(w, http.StatusTooManyRequests, apiError{msg})
 		return
@@ -125,7 +125,7 @@ func (a *app) apiLogin(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, apiError{msg})
 		return
 	}
-	a.accounts.forget(account)
+	a.loggedIn(addr, account)
 
 	// A new token for the new privilege, against session fixation: a
 	// client that logs in again with its token gets a new one.

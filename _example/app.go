@@ -129,7 +129,7 @@ func newApp(cfg config) (*app, error) {
 		}
 		sm.Store, a.store, a.close = p.store, p.name, p.close
 	case cfg.CookieStore:
-		a.store = "cookies"
+		a.store = "cookies" // sm.Store is never touched
 	case cfg.Store != nil:
 		sm.Store = cfg.Store
 	}

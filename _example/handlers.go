@@ -110,7 +110,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login")
 		return
 	}
-	a.accounts.forget(account)
+	a.loggedIn(addr, account)
 
 	// A new token for the new privilege, against session fixation, and a new
 	// CSRF token with it.
@@ -136,26 +136,35 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 }
 
 // loginLocked says why login is refused before the password is even
-// checked, or "" if it is open.
+// checked, or "" if it is open; an attempt it lets through is counted
+// against the address and the account (serverAttempt).
 func (a *app) loginLocked(ctx context.Context, addr, account string) string {
 	if left := a.lockedFor(a.sessions.Get(ctx)); left > 0 {
 		return fmt.Sprintf("Too many failed attempts: login is locked for %d more seconds.", seconds(left))
 	}
-	msg, _ := a.serverLocked(addr, account)
+	msg, _ := a.serverAttempt(addr, account)
 	return msg
 }
 
-// serverLocked says why the address and account limits refuse a login, and
-// for how long; "" and zero if they do not. The API's login has these
-// limits only.
-func (a *app) serverLocked(addr, account string) (string, time.Duration) {
-	if left := a.addrs.lockedFor(addr); left > 0 {
+// serverAttempt counts a login attempt against the address and the account
+// limits, before the password is checked, and says why they refuse it and
+// for how long; "" and zero if they let it through. The API's login has
+// these limits only.
+func (a *app) serverAttempt(addr, account string) (string, time.Duration) {
+	if ok, left := a.addrs.attempt(addr); !ok {
 		return fmt.Sprintf("Too many failed attempts from your network address: login is locked for %d more seconds.", seconds(left)), left
 	}
-	if left := a.accounts.lockedFor(account); left > 0 {
+	if ok, left := a.accounts.attempt(account); !ok {
 		return fmt.Sprintf("Too many failed attempts for this account: it is locked for %d more seconds, on every device. Other accounts can still log in.", seconds(left)), left
 	}
 	return "", 0
+}
+
+// loggedIn takes back the attempt of a right password: the account's count
+// starts again, and the address's successful logins do not count.
+func (a *app) loggedIn(addr, account string) {
+	a.addrs.refund(addr)
+	a.accounts.forget(account)
 }
 
 // loginFailed counts a wrong password against the session, the address and
@@ -182,10 +191,10 @@ func (a *app) loginFailed(ctx context.Context, addr, account string) (string, er
 	return msg, nil
 }
 
-// countFailure counts a wrong password against the address and the
-// account, and says so if that locked either; "" if it did not.
+// countFailure says whether a wrong password, counted by serverAttempt,
+// locked the address or the account; "" if it did not.
 func (a *app) countFailure(addr, account string) string {
-	addrLocked, accountLocked := a.addrs.fail(addr), a.accounts.fail(account)
+	addrLocked, accountLocked := a.addrs.failed(addr), a.accounts.failed(account)
 	switch {
 	case addrLocked > 0:
 		return fmt.Sprintf("Too many failed attempts from your network address: login is locked for %d minutes.", int(addrLocked.Minutes()))

@@ -62,8 +62,19 @@ func main() {
 		usage()
 		os.Exit(2)
 	}
+	explicit := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if explicit["redis"] || explicit["postgres"] || explicit["cookie-store"] {
+		// A backend given on the command line wins over the environment's.
+		if !explicit["redis"] {
+			cfg.RedisAddr = ""
+		}
+		if !explicit["postgres"] {
+			cfg.PostgresURL = ""
+		}
+	}
 	if set := cfg.stores(); len(set) > 1 {
-		fmt.Fprintf(os.Stderr, "example: %s each keep the sessions somewhere else: choose one (REDIS_ADDR and DATABASE_URL set -redis and -postgres too)\n", strings.Join(set, " and "))
+		fmt.Fprintf(os.Stderr, "example: %s each keep the sessions somewhere else: choose one (REDIS_ADDR and DATABASE_URL set -redis and -postgres unless a backend flag is given)\n", strings.Join(set, " and "))
 		os.Exit(2)
 	}
 
@@ -154,6 +165,7 @@ func run(addr string, cfg config) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+		stop() // a second Ctrl-C ends the process at once
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -67,7 +67,10 @@ func newRedis(addr string) (*sessionRedis, error) {
 // it names more than one node (addr= parameters).
 func urlRedis(raw string) (*sessionRedis, error) {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if uerr := (*url.Error)(nil); errors.As(err, &uerr) {
+		// Not uerr itself: it quotes the whole URL, password and all.
+		return nil, fmt.Errorf("-redis: not a valid URL: %v", uerr.Err)
+	} else if err != nil {
 		return nil, fmt.Errorf("-redis: %v", err)
 	}
 	name := "redis " + u.Redacted()

@@ -72,3 +72,20 @@ func TestTwoInstancesShareACluster(t *testing.T) {
 		t.Error("newApp with an unreachable cluster: no error")
 	}
 }
+
+// TestRedisURLErrorHidesThePassword: a -redis URL that url.Parse rejects
+// is not echoed in the error: main logs it, and it may hold a password.
+func TestRedisURLErrorHidesThePassword(t *testing.T) {
+	for _, raw := range []string{
+		"redis://:hunter2@db.internal:badport/0",
+		"redis://app:hunter2@db internal:6379/0",
+	} {
+		_, err := newApp(config{RedisAddr: raw})
+		if err == nil {
+			t.Fatalf("%s: no error", raw)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}

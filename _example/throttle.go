@@ -37,10 +37,16 @@ const (
 	maxTracked = 10_000
 )
 
-// A limiter counts failures per key and locks a key that has max of them
-// within window, for lockout. It holds at most size keys: expired entries go
-// first, then, when an attacker fills it, the oldest unlocked one, so that
-// spraying new keys cannot unlock a locked one early.
+// A limiter counts login attempts per key and locks a key that has max of
+// them within window, for lockout. An attempt is counted before its
+// password is checked (attempt), in the same step as the check of the lock,
+// so that guesses sent at once cannot all pass a check made before any of
+// them was counted; a right password then takes its attempt back (refund,
+// or forget for an account). It holds at most size keys: expired entries go
+// first, then, when an attacker fills it, the unlocked one with the fewest
+// attempts, so that a sprayed key, which cost one failure, goes before an
+// account someone has been guessing; a lock is never evicted. A limiter full
+// of locks leaves a new key untracked (the other limit still counts it).
 type limiter struct {
 	max     int
 	window  time.Duration
@@ -54,8 +60,8 @@ type limiter struct {
 }
 
 type failures struct {
-	n           int
-	since       time.Time // the first failure counted
+	n           int       // attempts counted, those still being checked included
+	since       time.Time // the first attempt counted
 	lockedUntil time.Time
 }
 
@@ -84,70 +90,122 @@ func (l *limiter) lockedFor(key string) time.Duration {
 	return roundUp(e.lockedUntil.Sub(l.now()))
 }
 
-// fail counts a failure for key and returns how long key is now locked
-// (zero if it is not).
-func (l *limiter) fail(key string) time.Duration {
+// attempt counts an attempt for key, before its password is checked, and
+// reports whether it may go ahead; if not, key is locked for the duration
+// returned.
+func (l *limiter) attempt(key string) (ok bool, locked time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	e := l.entry(key, now)
+	switch {
+	case e == nil:
+		return true, 0 // untracked: the limiter is full of locks
+	case now.Before(e.lockedUntil):
+		return false, roundUp(e.lockedUntil.Sub(now))
+	case e.n >= l.max:
+		l.lock(e, now)
+		return false, l.lockout
+	}
+	e.n++
+	return true, 0
+}
+
+// failed reports, after a wrong password, whether key's attempts have now
+// reached the limit: then it is locked, for the duration returned.
+func (l *limiter) failed(key string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	e := l.entries[key]
-	if e != nil && !now.Before(e.expires(l.window)) {
-		e = nil // an old entry starts again
-	}
-	if e == nil {
-		l.makeRoom(now)
-		e = &failures{since: now}
-		l.entries[key] = e
-	}
-	if now.Before(e.lockedUntil) {
-		return roundUp(e.lockedUntil.Sub(now))
-	}
-	e.n++
-	if e.n < l.max {
+	switch {
+	case e == nil:
 		return 0
+	case now.Before(e.lockedUntil):
+		return roundUp(e.lockedUntil.Sub(now))
+	case e.n >= l.max:
+		l.lock(e, now)
+		return l.lockout
 	}
-	// Locked: the count starts again once the lock ends.
-	e.n, e.since, e.lockedUntil = 0, now.Add(l.lockout), now.Add(l.lockout)
-	return l.lockout
+	return 0
 }
 
-// forget drops key's failures, after a successful login.
+// lock locks e for lockout; its count starts again once the lock ends.
+func (l *limiter) lock(e *failures, now time.Time) {
+	e.n, e.since, e.lockedUntil = 0, now.Add(l.lockout), now.Add(l.lockout)
+}
+
+// refund takes back an attempt of key whose password was right: a client
+// address's successful logins do not count against it.
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.entries[key]; e != nil && e.n > 0 {
+		e.n--
+	}
+}
+
+// forget drops key's attempts, after a successful login to its account.
 func (l *limiter) forget(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.entries, key)
 }
 
-// makeRoom sweeps expired entries (at most once a minute, or when full) and
-// evicts one if the limiter is still full. Both are O(size), paid by a
-// failed login only.
-func (l *limiter) makeRoom(now time.Time) {
-	if len(l.entries) < l.size && now.Sub(l.lastSweep) < time.Minute {
-		return
+// entry returns key's live entry, or a new one, or nil when there is no room
+// for one. l.mu is held.
+func (l *limiter) entry(key string, now time.Time) *failures {
+	e := l.entries[key]
+	if e != nil && now.Before(e.expires(l.window)) {
+		return e
 	}
-	l.lastSweep = now
-	for k, e := range l.entries {
-		if !now.Before(e.expires(l.window)) {
-			delete(l.entries, k)
+	if e == nil && !l.makeRoom(now) {
+		return nil
+	}
+	e = &failures{since: now} // new, or an old entry starting again
+	l.entries[key] = e
+	return e
+}
+
+// sample is how many entries makeRoom looks at to choose one to evict.
+const sample = 64
+
+// makeRoom sweeps expired entries, at most once a minute, and reports
+// whether there is room for a new one, evicting one if the limiter is full:
+// of a sample of its entries (map order is random), an expired one, or the
+// unlocked one with the fewest attempts, the oldest among equals. A sweep is
+// O(size) once a minute; an eviction O(sample). l.mu is held.
+func (l *limiter) makeRoom(now time.Time) bool {
+	if now.Sub(l.lastSweep) >= time.Minute {
+		l.lastSweep = now
+		for k, e := range l.entries {
+			if !now.Before(e.expires(l.window)) {
+				delete(l.entries, k)
+			}
 		}
 	}
 	if len(l.entries) < l.size {
-		return
+		return true
 	}
-	// Full of live entries: drop the unlocked one seen first, or if all are
-	// locked, the lock that ends first.
-	victim, victimLocked, victimAt := "", true, time.Time{}
+	victim, seen := "", 0
+	var v *failures
 	for k, e := range l.entries {
-		locked := now.Before(e.lockedUntil)
-		at := e.since
-		if locked {
-			at = e.lockedUntil
+		if !now.Before(e.expires(l.window)) {
+			victim = k
+			break
 		}
-		if victim == "" || (victimLocked && !locked) || (locked == victimLocked && at.Before(victimAt)) {
-			victim, victimLocked, victimAt = k, locked, at
+		if !now.Before(e.lockedUntil) && (v == nil || e.n < v.n || e.n == v.n && e.since.Before(v.since)) {
+			victim, v = k, e
 		}
+		if seen++; seen == sample {
+			break
+		}
+	}
+	if victim == "" {
+		return false // all locked: they stay
 	}
 	delete(l.entries, victim)
+	return true
 }
 
 func (l *limiter) len() int {

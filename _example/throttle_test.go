@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -116,13 +118,13 @@ func TestLimiterStaysBounded(t *testing.T) {
 	clk := &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
 	l := newLimiter(3, time.Hour, time.Hour, 100, clk.Now)
 	for range 3 {
-		l.fail("victim")
+		fail(l, "victim")
 	}
 	if l.lockedFor("victim") != time.Hour {
 		t.Fatalf("victim locked for %v after 3 failures, want 1h", l.lockedFor("victim"))
 	}
 	for i := range 1000 {
-		l.fail(fmt.Sprint("spray", i))
+		fail(l, fmt.Sprint("spray", i))
 		if n := l.len(); n > 100 {
 			t.Fatalf("after %d keys the limiter holds %d, want at most 100", i+1, n)
 		}
@@ -132,7 +134,7 @@ func TestLimiterStaysBounded(t *testing.T) {
 		t.Error("spraying keys unlocked the victim")
 	}
 	clk.Advance(2 * time.Hour)
-	l.fail("late")
+	fail(l, "late")
 	if n := l.len(); n != 1 {
 		t.Errorf("after every entry expired the limiter holds %d, want 1", n)
 	}
@@ -156,4 +158,102 @@ func TestCrossOriginPostIsRefused(t *testing.T) {
 	b.post("/cart/add", "item", "tea").redirectsTo(t, "/cart")
 	b.header = nil
 	b.get("/").has(t, `id="cart-count">1<`)
+}
+
+// fail is a failed login as the handlers count it: an attempt, then its
+// wrong password. It returns how long key is locked after it.
+func fail(l *limiter, key string) time.Duration {
+	if ok, locked := l.attempt(key); !ok {
+		return locked
+	}
+	return l.failed(key)
+}
+
+// TestSprayCannotResetAnAccountsCount: an attacker who has used 9 of an
+// account's 10 tries sprays new usernames, one failure each, until the
+// limiter is full: the eviction takes sprayed keys, not the account's.
+func TestSprayCannotResetAnAccountsCount(t *testing.T) {
+	clk := &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	l := newLimiter(accountFailures, failureWindow, accountLockout, 100, clk.Now)
+	for range accountFailures - 1 {
+		fail(l, accountKey("demo"))
+	}
+	for i := range 100 {
+		clk.Advance(time.Second)
+		fail(l, accountKey(fmt.Sprint("spray", i)))
+	}
+	if got := fail(l, accountKey("demo")); got != accountLockout {
+		t.Errorf("the 10th failure for demo, after a spray, locked it for %v, want %v", got, accountLockout)
+	}
+}
+
+// TestSprayCannotUnlockALockedKey: once every entry is locked, a new key
+// goes untracked rather than evict a lock.
+func TestSprayCannotUnlockALockedKey(t *testing.T) {
+	clk := &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	l := newLimiter(1, time.Hour, time.Hour, 3, clk.Now)
+	fail(l, "victim")
+	for i := range 3 {
+		clk.Advance(time.Second)
+		fail(l, fmt.Sprint("spray", i))
+	}
+	if l.lockedFor("victim") == 0 {
+		t.Error("spraying locked keys unlocked the victim early")
+	}
+}
+
+// TestConcurrentGuessesStayWithinTheAccountLimit: an attempt is counted in
+// the same step as the check of the lock, so of guesses sent together at
+// most the limit have their password compared.
+func TestConcurrentGuessesStayWithinTheAccountLimit(t *testing.T) {
+	// A clock that takes a little time, as a busy scheduler would, widens
+	// the window between the check and the count; it changes nothing else.
+	slow := func() time.Time { time.Sleep(200 * time.Microsecond); return time.Now() }
+	a, err := newApp(config{Now: slow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	const n = 200
+	var (
+		wg      sync.WaitGroup
+		start   = make(chan struct{})
+		mu      sync.Mutex
+		checked int // answers that compared the password: 401
+	)
+	for i := range n {
+		wg.Go(func() {
+			req := httptest.NewRequest(http.MethodPost, "/api/login", strings.NewReader(`{"username":"demo","password":"guess"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.RemoteAddr = fmt.Sprintf("10.%d.%d.1:1234", i/256, i%256) // one per address: only the account limit applies
+			w := httptest.NewRecorder()
+			<-start
+			a.ServeHTTP(w, req)
+			if w.Code == http.StatusUnauthorized {
+				mu.Lock()
+				checked++
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if checked > accountFailures {
+		t.Errorf("%d of %d concurrent guesses had their password checked, want at most %d", checked, n, accountFailures)
+	}
+}
+
+// BenchmarkLimiterFullFail is a failure for a new key in a full limiter:
+// an eviction from a sample, not a scan of every entry.
+func BenchmarkLimiterFullFail(b *testing.B) {
+	clk := &clock{now: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}
+	l := newLimiter(accountFailures, failureWindow, accountLockout, maxTracked, clk.Now)
+	for i := range maxTracked {
+		fail(l, fmt.Sprint("a", i))
+	}
+	i := 0
+	for b.Loop() {
+		fail(l, fmt.Sprint("b", i))
+		i++
+	}
 }
