@@ -2,10 +2,7 @@ package goredisstore_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -15,7 +12,6 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/scsession/scsession"
 	"github.com/scsession/scsession/goredisstore"
 	"github.com/scsession/scsession/internal/sessiontest"
 )
@@ -71,55 +67,6 @@ func (tc *tripCounter) take() []string {
 	trips := tc.trips
 	tc.trips = nil
 	return trips
-}
-
-// visitsApp is a small app on store: a login, a page that reads, one that
-// writes, flashes and a logout.
-func visitsApp(t *testing.T, store scs.Store, configure func(*scs.SessionManager)) string {
-	type session struct {
-		User   string
-		Visits int
-	}
-	sm := scs.New()
-	sm.Store = store
-	if configure != nil {
-		configure(sm)
-	}
-	m := scsession.New[session](sm, scsession.WithLogger(slog.New(slog.DiscardHandler)))
-	fail := func(w http.ResponseWriter, err error) bool {
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-		return err != nil
-	}
-	show := func(w http.ResponseWriter, r *http.Request) {
-		s := m.Get(r.Context())
-		fmt.Fprintf(w, "user=%s visits=%d", s.User, s.Visits)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /whoami", show)
-	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "static") })
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		if !fail(w, m.RenewToken(r.Context())) && !fail(w, m.Update(r.Context(), func(s *session) { s.User = r.FormValue("user") })) {
-			show(w, r)
-		}
-	})
-	mux.HandleFunc("POST /visit", func(w http.ResponseWriter, r *http.Request) {
-		if !fail(w, m.Update(r.Context(), func(s *session) { s.Visits++ })) {
-			show(w, r)
-		}
-	})
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		if !fail(w, m.Destroy(r.Context())) {
-			fmt.Fprint(w, "bye")
-		}
-	})
-	mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, len(m.Flashes(r.Context())))
-	})
-	srv := httptest.NewServer(m.LoadAndSave(mux))
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 func TestRoundTripsPerRequest(t *testing.T) {
@@ -199,4 +146,14 @@ func TestRoundTripsPerRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// visitsApp is sessiontest.VisitsApp on store, with configure's settings.
+func visitsApp(t *testing.T, store scs.Store, configure func(*scs.SessionManager)) string {
+	sm := scs.New()
+	sm.Store = store
+	if configure != nil {
+		configure(sm)
+	}
+	return sessiontest.VisitsApp(t, sm)
 }

@@ -2,10 +2,7 @@ package pgxstore_test
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -75,56 +72,6 @@ func queryName(sql string) string {
 	return sql
 }
 
-// visitsApp is a small app on store: a login, a page that reads, one that
-// writes, flashes and a logout; with users, its sessions are indexed.
-func visitsApp(t *testing.T, store scs.Store, idle time.Duration, users bool) string {
-	type session struct {
-		User   string
-		Visits int
-	}
-	sm := scs.New()
-	sm.Store, sm.IdleTimeout = store, idle
-	opts := []scsession.Option{scsession.WithLogger(slog.New(slog.DiscardHandler))}
-	if users {
-		opts = append(opts, scsession.WithUserID(func(s session) string { return s.User }))
-	}
-	m := scsession.New[session](sm, opts...)
-	fail := func(w http.ResponseWriter, err error) bool {
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-		}
-		return err != nil
-	}
-	show := func(w http.ResponseWriter, r *http.Request) {
-		s := m.Get(r.Context())
-		fmt.Fprintf(w, "user=%s visits=%d", s.User, s.Visits)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /whoami", show)
-	mux.HandleFunc("GET /static", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "static") })
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
-		if !fail(w, m.RenewToken(r.Context())) && !fail(w, m.Update(r.Context(), func(s *session) { s.User = r.FormValue("user") })) {
-			show(w, r)
-		}
-	})
-	mux.HandleFunc("POST /visit", func(w http.ResponseWriter, r *http.Request) {
-		if !fail(w, m.Update(r.Context(), func(s *session) { s.Visits++ })) {
-			show(w, r)
-		}
-	})
-	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
-		if !fail(w, m.Destroy(r.Context())) {
-			fmt.Fprint(w, "bye")
-		}
-	})
-	mux.HandleFunc("GET /flashes", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, len(m.Flashes(r.Context())))
-	})
-	srv := httptest.NewServer(m.LoadAndSave(mux))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
 func TestQueriesPerRequest(t *testing.T) {
 	pg := startPostgres(t)
 	var queries queryCounter
@@ -173,4 +120,16 @@ func TestQueriesPerRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// visitsApp is sessiontest.VisitsApp on store with idle as its IdleTimeout;
+// with users, its sessions are indexed.
+func visitsApp(t *testing.T, store scs.Store, idle time.Duration, users bool) string {
+	sm := scs.New()
+	sm.Store, sm.IdleTimeout = store, idle
+	var opts []scsession.Option
+	if users {
+		opts = append(opts, scsession.WithUserID(func(v sessiontest.Visitor) string { return v.User }))
+	}
+	return sessiontest.VisitsApp(t, sm, opts...)
 }
