@@ -86,7 +86,7 @@ func (m *Manager[T]) verify(ctx context.Context, value string) (token string, st
 // session.
 func (m *Manager[T]) receive(r *http.Request, s *session[T]) {
 	if m.sealer != nil {
-		m.openCookie(r.Context(), r, s)
+		m.openCookie(r, s)
 		return
 	}
 	value, ok := m.headerToken(r)
@@ -195,7 +195,7 @@ func cookies(r *http.Request) iter.Seq2[string, string] {
 // holds. Only sealing can fail: the session is too large for its cookies.
 func (m *Manager[T]) send(w http.ResponseWriter, s *session[T], token string) error {
 	switch {
-	case s.viaHeader || s.tokenOnly:
+	case s.inHeader():
 		m.writeHeaderToken(w, token)
 		return nil
 	case m.sealer != nil:

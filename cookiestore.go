@@ -94,7 +94,7 @@ func (m *Manager[T]) useCookieStore() {
 
 // openCookie reads the request's sealed session into s: its token, and the
 // stored bytes load then takes as the store's.
-func (m *Manager[T]) openCookie(ctx context.Context, r *http.Request, s *session[T]) {
+func (m *Manager[T]) openCookie(r *http.Request, s *session[T]) {
 	c := readChunks(r, m.sessions.Cookie.Name)
 	s.chunks = c.count()
 	plain, stale, err := m.sealer.open(m.sessions.Cookie.Name, &c)
@@ -103,7 +103,7 @@ func (m *Manager[T]) openCookie(ctx context.Context, r *http.Request, s *session
 	}
 	switch {
 	case err != nil:
-		m.emit(ctx, Event{Kind: EventRejected, Err: err})
+		m.emit(r.Context(), Event{Kind: EventRejected, Err: err})
 		if !errors.Is(err, errSealKey) {
 			s.why |= rejected // expire it; one that opens with no key may be another instance's, mid-rotation
 		}

@@ -24,9 +24,12 @@ const (
 	// shape. Fields that still fit were kept; Err says what was lost, and is
 	// nil when nothing was (fields added, or removed while empty).
 	EventMismatch
-	// EventRejected: a session cookie was malformed or wrongly signed, and the
-	// request got a new session instead; the response expires a malformed
-	// cookie (a wrongly signed one may be another instance's, mid-rotation).
+	// EventRejected: a session cookie (or WithTokenHeader's header, or
+	// WithCookieStore's sealed cookie) was malformed, wrongly signed or did
+	// not open, and the request got a new session instead; the response
+	// expires a malformed cookie (a wrongly signed one, or one sealed with a
+	// key this instance does not list, may be another instance's,
+	// mid-rotation) and answers a bad header token with an empty one.
 	// Since any client can send one, at most one a second is logged at Warn,
 	// the others at Debug.
 	EventRejected

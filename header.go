@@ -85,6 +85,10 @@ func (m *Manager[T]) ViaHeader(ctx context.Context) bool {
 	return s.viaHeader
 }
 
+// inHeader reports whether the client is answered in the token header,
+// never with a cookie: it came with one, or called Token with no cookie.
+func (s *session[T]) inHeader() bool { return s.viaHeader || s.tokenOnly }
+
 // headerToken returns the token the request's token header carries, if it
 // carries one.
 func (m *Manager[T]) headerToken(r *http.Request) (string, bool) {

@@ -161,9 +161,11 @@ func New[T any](sm *scs.SessionManager, opts ...Option) *Manager[T] {
 }
 
 // LoadAndSave is the middleware that gives requests their session, as in
-// r.Use(m.LoadAndSave). It reads the session cookie, loads the session from
-// the store the first time a handler asks for it, and saves it (and sets the
-// cookie) just before the response is written if it changed.
+// r.Use(m.LoadAndSave). It reads the session cookie (or WithTokenHeader's
+// header), loads the session from the store (or WithCookieStore's cookie)
+// the first time a handler asks for it, and saves it (and sets the cookie,
+// or answers in the header) just before the response is written if it
+// changed.
 //
 // If the store fails while the handler reads or changes the session, the
 // response is replaced by the SessionManager's ErrorFunc (by default a 500

@@ -265,7 +265,7 @@ func (m *Manager[T]) cookieChanged(s *session[T]) bool {
 	if m.sealer != nil {
 		return true // the cookie is what was saved
 	}
-	if s.viaHeader || s.tokenOnly {
+	if s.inHeader() {
 		return s.token != s.held || s.why&resign != 0
 	}
 	return s.token != s.held || s.why&resign != 0 || s.ops.remember != nil || m.sessions.IdleTimeout > 0

@@ -20,7 +20,7 @@ type session[T any] struct {
 	context.Context // the request's, which s extends with itself as m's value
 	m               *Manager[T]
 	mu              sync.Mutex
-	held            string      // the token the client's cookie carries, verified
+	held            string      // the token the client's cookie (or header) carries, verified
 	viaHeader       bool        // the client carries the token in the WithTokenHeader header, not the cookie
 	tokenOnly       bool        // Token was called on a request with no session cookie: answer in the header too
 	chunks          int         // WithCookieStore: cookies the request's sealed session took, or the response's
@@ -89,7 +89,8 @@ func (m *Manager[T]) load(ctx context.Context, s *session[T]) error {
 	}
 	s.loaded = true
 	if s.token != "" {
-		b, err := s.sealed, error(nil) // WithCookieStore: the request brought it
+		b := s.sealed // WithCookieStore: the request brought it
+		var err error
 		if m.sealer == nil {
 			b, err = m.store.find(ctx, m.key(s.token))
 		}
