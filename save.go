@@ -184,12 +184,12 @@ func (m *Manager[T]) save(ctx context.Context, w http.ResponseWriter, s *session
 	case s.old != "":
 		s.events = append(s.events, Event{Kind: EventRenewed, Session: m.name(s.old)})
 	}
-	gained := slices.Contains(s.entries, entry{s.env.user, m.key(s.token)}) // the user has one more session
+	gained := m.cfg.capped && slices.Contains(s.entries, entry{s.env.user, m.key(s.token)}) // the user has one more session
 	if err := m.indexAfter(ctx, s); err != nil {
 		// Saved all the same: listings skip the stale entry until it expires.
 		m.cfg.logger.WarnContext(ctx, "scsession: stale user index entry kept", slog.String("error", err.Error()))
 	}
-	if gained && m.cfg.capped {
+	if gained {
 		events, err := m.evict(ctx, s.env.user)
 		s.events = append(s.events, events...)
 		if err != nil {
